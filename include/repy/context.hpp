@@ -1,0 +1,97 @@
+// repy6 — a context ("vessel"): a policy, its accounting, and a stack.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "repy/policy.hpp"
+#include "repy/sockets.hpp"
+#include "repy/stack.hpp"
+
+namespace repy {
+
+namespace detail {
+struct ContextState;
+}
+
+/// What getresources() reports, by Repy resource name.
+struct ResourceReport {
+  /// Every known resource -> limit (renewable: units per second; fungible: count);
+  /// +infinity where unlimited.
+  std::map<std::string, double> limits;
+  /// Renewable: charged and not yet drained; fungible: items held now.
+  std::map<std::string, double> usage;
+  /// Renewable: everything ever charged to this context (monotonic, exact).
+  std::map<std::string, double> totals;
+  /// Every port allowed (an unlimited policy); otherwise the sets below say.
+  bool any_port = false;
+  std::set<int> allowed_connports;
+  std::set<int> allowed_messports;
+  /// Local ports this context's live sockets use now.
+  std::set<int> used_connports;
+  std::set<int> used_messports;
+};
+
+/// One sandbox: runs the Repy network calls on its stack under its policy. A copyable
+/// handle; copies share state. Sockets keep their context alive.
+class Context {
+ public:
+  /// An unlimited policy on the host stack.
+  Context();
+  explicit Context(Policy policy, Stack stack = Stack::host());
+
+  /// Resolves a name to IPv6 addresses. An IPv6 literal comes back unchanged;
+  /// `localhost` and names under `.localhost` answer ::1 and names under `.invalid`
+  /// fail, without asking a DNS server.
+  /// @throws RepyArgumentError for a malformed name; NetworkAddressError when the
+  /// name has no IPv6 address.
+  std::vector<AddrInfo> getAddripv6(std::string_view name);
+
+  /// This host's IPv6 address toward the Internet (or the policy's first usable
+  /// preferred address).
+  /// @throws InternetConnectivityError when there is no route.
+  std::string getmyip_ipv6();
+
+  /// Sends one datagram; returns the bytes sent.
+  /// @throws RepyArgumentError, ResourceForbiddenError, AddressBindingError,
+  /// DuplicateTupleError, InternetConnectivityError.
+  std::size_t sendmessage_ipv6(std::string_view destip, int destport,
+                               std::string_view message, std::string_view localip,
+                               int localport);
+
+  /// Opens a TCP connection within `timeout` seconds.
+  /// @throws RepyArgumentError, ResourceForbiddenError, ResourceExhaustedError,
+  /// AddressBindingError, AlreadyListeningError, DuplicateTupleError,
+  /// CleanupInProgressError, ConnectionRefusedError, TimeoutError,
+  /// InternetConnectivityError.
+  TCPSocket openconnection_ipv6(std::string_view destip, int destport,
+                                std::string_view localip, int localport, double timeout);
+
+  /// Listens for TCP connections on (localip, localport).
+  /// @throws RepyArgumentError, ResourceForbiddenError, ResourceExhaustedError,
+  /// AlreadyListeningError, DuplicateTupleError, AddressBindingError.
+  TCPServerSocket listenforconnection_ipv6(std::string_view localip, int localport);
+
+  /// Listens for UDP datagrams on (localip, localport).
+  /// @throws as listenforconnection_ipv6.
+  UDPServerSocket listenformessage_ipv6(std::string_view localip, int localport);
+
+  /// Limits, usage and totals of this context.
+  ResourceReport getresources() const;
+
+  const Policy& policy() const noexcept;
+  const Stack& stack() const noexcept;
+
+  friend bool operator==(const Context& a, const Context& b) noexcept {
+    return a.state_ == b.state_;
+  }
+
+ private:
+  std::shared_ptr<detail::ContextState> state_;
+};
+
+}  // namespace repy

@@ -1,0 +1,30 @@
+// IP and port arguments: SPEC section 3's sanity rules, on Boost.Asio's address type.
+#pragma once
+
+#include <boost/asio/ip/address_v6.hpp>
+#include <string>
+#include <string_view>
+
+namespace repy::detail {
+
+using boost::asio::ip::address_v6;
+
+/// Parses an IP argument of `call`: an IPv6 literal, not ::, not multicast, no NUL or
+/// spaces; a zone only on link-local addresses; an IPv4-mapped address only with a
+/// valid IPv4 address (not 0.x.x.x, not 224.0.0.0 and above).
+/// @throws RepyArgumentError naming the call, the argument and the value.
+address_v6 parse_ip(std::string_view call, std::string_view argument, std::string_view value);
+
+/// @throws RepyArgumentError unless 1 <= port <= 65535.
+void check_port(std::string_view call, std::string_view argument, int port);
+
+/// ::1 or ::ffff:127.0.0.0/104, decided on the parsed address.
+bool is_loopback(const address_v6& address) noexcept;
+
+/// The canonical text (RFC 5952), with the zone as a number where it has one.
+std::string to_text(const address_v6& address);
+
+/// A value quoted for an error message: printable, escapes shown, length-capped.
+std::string quote(std::string_view value);
+
+}  // namespace repy::detail

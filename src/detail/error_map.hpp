@@ -1,0 +1,44 @@
+// The one place where an errno becomes a Repy exception.
+#pragma once
+
+#include <string_view>
+
+#include "detail/address.hpp"
+
+namespace repy::detail {
+
+class StackImpl;
+
+/// What a failed system call was doing, which decides the Repy class of its errno.
+enum class Op {
+  bind_tcp_listen,   // listenforconnection_ipv6
+  bind_udp_listen,   // listenformessage_ipv6
+  bind_tcp_connect,  // openconnection_ipv6, binding the local end
+  bind_udp_send,     // sendmessage_ipv6, binding the local end
+  connect,           // openconnection_ipv6, connecting
+  send,              // TCPSocket::send / sendmessage_ipv6
+  recv,              // TCPSocket::recv / getmessage
+  accept,            // getconnection
+  other,             // anything else (setsockopt, socket, ...)
+};
+
+/// The local and remote ends involved, used to tell the EADDRINUSE family apart.
+struct Endpoints {
+  address_v6 local;
+  int local_port = 0;
+  address_v6 remote;  // unspecified when there is none
+  int remote_port = 0;
+};
+
+/// Raises the Repy exception for `err` from `op` in `call`. For EADDRINUSE and
+/// EADDRNOTAVAIL it looks at what holds the address in `stack`'s socket table to tell
+/// AlreadyListeningError, DuplicateTupleError, CleanupInProgressError and
+/// AddressBindingError apart. Messages name the call, the address and the errno.
+[[noreturn]] void throw_network_error(std::string_view call, Op op, int err,
+                                      StackImpl& stack, const Endpoints& ends);
+
+/// Raises RepyArgumentError "call: argument: what (value)".
+[[noreturn]] void throw_argument_error(std::string_view call, std::string_view argument,
+                                       std::string_view what, std::string_view value);
+
+}  // namespace repy::detail

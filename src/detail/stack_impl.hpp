@@ -1,0 +1,37 @@
+// The seam behind repy::Stack: a stack is, first of all, a way to make sockets.
+#pragma once
+
+#include <boost/asio/ip/address_v6.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "repy/stack.hpp"
+
+namespace repy::detail {
+
+/// One network stack. Backends (host kernel, network namespace, VDE) differ only in
+/// how they make sockets and how they are built and torn down; netlink configuration,
+/// the socket table and the resolver are written once, on sockets the backend makes.
+class StackImpl {
+ public:
+  virtual ~StackImpl() = default;
+
+  /// "host", "netns" or "vdestack", for messages.
+  virtual std::string_view kind() const noexcept = 0;
+
+  /// Makes a socket inside this stack (close-on-exec). Returns the fd, or -errno.
+  virtual int make_socket(int family, int type, int protocol) noexcept = 0;
+
+  /// Resolves through this stack's resolver; `flags` etc. as getaddrinfo(3).
+  /// @throws NetworkAddressError when the name does not resolve.
+  virtual std::vector<AddrInfo> resolve(std::string_view host, std::string_view port,
+                                        int family, int type, int proto, int flags) = 0;
+
+  /// The IPv6 addresses (IPv4 ones as ::ffff:a.b.c.d) of an interface of this stack;
+  /// empty when it has none or does not exist.
+  virtual std::vector<boost::asio::ip::address_v6> interface_addresses(
+      std::string_view ifname) = 0;
+};
+
+}  // namespace repy::detail
