@@ -42,3 +42,9 @@ struct Endpoints {
                                        std::string_view what, std::string_view value);
 
 }  // namespace repy::detail
+
+namespace repy::detail {
+/// Whether an errno from send/recv/accept is one nobody foresaw, after which the socket
+/// is closed and SocketClosedLocal raised (SPEC section 4).
+bool closes_socket(int err) noexcept;
+}  // namespace repy::detail
