@@ -209,7 +209,12 @@ class Parser {
     try {
       preference.ip = detail::parse_ip("Policy::parse", "ip", value);
     } catch (const RepyArgumentError& e) {
-      fail(fmt::format("bad ip: {}", e.what()));
+      // The address parser's message already says what is wrong; drop its call name,
+      // which this message gives once at the front.
+      std::string_view why = e.what();
+      constexpr std::string_view prefix = "Policy::parse: ";
+      if (why.substr(0, prefix.size()) == prefix) why.remove_prefix(prefix.size());
+      fail(why);
     }
     data_.preferences.push_back(std::move(preference));
   }
