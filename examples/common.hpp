@@ -1,0 +1,275 @@
+// Shared helpers of the repy6 examples: command-line flags, the context a
+// --restrictions file asks for, waiting with deadlines, and the exit-time resource
+// summary. Header-only so each example stays a single translation unit.
+#pragma once
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <repy/repy.hpp>
+
+namespace examples {
+
+/// A tiny flag parser: `--name VALUE` or `--name=VALUE`, each flag bound to a variable.
+/// Bad or unknown flags print the usage and exit with status 2; --help prints it and
+/// exits with 0.
+class Flags {
+ public:
+  Flags(std::string program, std::string summary)
+      : program_(std::move(program)), summary_(std::move(summary)) {}
+
+  void add(std::string name, std::string* target, std::string help) {
+    flags_.push_back({std::move(name), target, std::move(help), false});
+  }
+  void add(std::string name, int* target, std::string help) {
+    flags_.push_back({std::move(name), target, std::move(help), false});
+  }
+  void add(std::string name, double* target, std::string help) {
+    flags_.push_back({std::move(name), target, std::move(help), false});
+  }
+
+  /// Whether the flag was given on the command line.
+  bool given(std::string_view name) const {
+    for (const auto& f : flags_) {
+      if (f.name == name) return f.seen;
+    }
+    return false;
+  }
+
+  void parse(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+      std::string_view arg = argv[i];
+      if (arg == "--help" || arg == "-h") {
+        usage(std::cout);
+        std::exit(0);
+      }
+      if (arg.substr(0, 2) != "--") fail("unexpected argument '" + std::string(arg) + "'");
+      arg.remove_prefix(2);
+      std::string_view value;
+      bool has_value = false;
+      if (auto eq = arg.find('='); eq != std::string_view::npos) {
+        value = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+        has_value = true;
+      }
+      Flag* flag = find(arg);
+      if (flag == nullptr) fail("unknown flag --" + std::string(arg));
+      if (!has_value) {
+        if (i + 1 >= argc) fail("flag --" + flag->name + " needs a value");
+        value = argv[++i];
+      }
+      set(*flag, value);
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& why) const {
+    std::cerr << program_ << ": " << why << "\n\n";
+    usage(std::cerr);
+    std::exit(2);
+  }
+
+  void usage(std::ostream& out) const {
+    out << "usage: " << program_ << " [flags]\n" << summary_ << "\n\nflags:\n";
+    for (const auto& f : flags_) {
+      std::string left = "  --" + f.name + " " + placeholder(f);
+      out << left << std::string(left.size() < 30 ? 30 - left.size() : 1, ' ') << f.help
+          << "\n";
+    }
+    out << "  --help                      show this text\n";
+  }
+
+ private:
+  struct Flag {
+    std::string name;
+    std::variant<std::string*, int*, double*> target;
+    std::string help;
+    bool seen;
+  };
+
+  Flag* find(std::string_view name) {
+    for (auto& f : flags_) {
+      if (f.name == name) return &f;
+    }
+    return nullptr;
+  }
+
+  static std::string placeholder(const Flag& f) {
+    if (std::holds_alternative<int*>(f.target)) return "N";
+    if (std::holds_alternative<double*>(f.target)) return "SECONDS";
+    return "TEXT";
+  }
+
+  void set(Flag& flag, std::string_view value) {
+    flag.seen = true;
+    if (auto* s = std::get_if<std::string*>(&flag.target)) {
+      **s = std::string(value);
+    } else if (auto* n = std::get_if<int*>(&flag.target)) {
+      int parsed = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+      if (ec != std::errc() || end != value.data() + value.size()) {
+        fail("--" + flag.name + " wants a whole number, got '" + std::string(value) + "'");
+      }
+      **n = parsed;
+    } else if (auto* d = std::get_if<double*>(&flag.target)) {
+      std::string text(value);
+      char* end = nullptr;
+      errno = 0;
+      double parsed = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(parsed)) {
+        fail("--" + flag.name + " wants a number, got '" + text + "'");
+      }
+      **d = parsed;
+    }
+  }
+
+  std::string program_;
+  std::string summary_;
+  std::vector<Flag> flags_;
+};
+
+/// Fails (exit 2) unless 1 <= port <= 65535, the range every Repy call accepts.
+inline void require_port(const Flags& flags, std::string_view name, int port) {
+  if (port < 1 || port > 65535) {
+    flags.fail("--" + std::string(name) + " must be between 1 and 65535, got " +
+               std::to_string(port));
+  }
+}
+
+/// An unlimited context, or one under the restrictions file when a path is given.
+/// @throws ResourceParseError when the file cannot be read or parsed.
+inline repy::Context make_context(const std::string& restrictions) {
+  if (restrictions.empty()) return repy::Context();
+  return repy::Context(repy::Policy::load(restrictions));
+}
+
+/// Converts seconds (from a flag) to the millisecond timeouts of wait_readable().
+inline std::chrono::milliseconds to_ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0)));
+}
+
+/// Set by SIGINT/SIGTERM so that servers leave their loops and still print a summary.
+inline volatile std::sig_atomic_t stop_flag = 0;
+
+inline void install_stop_handler() {
+  struct sigaction action {};
+  action.sa_handler = [](int) { stop_flag = 1; };
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+inline bool stop_requested() { return stop_flag != 0; }
+
+/// Waits until `socket` is readable, at most `total`. Waits in short slices only so that
+/// a stop signal is noticed; the socket itself is never polled by trying the call.
+/// Returns false on timeout or stop.
+template <class Socket>
+bool wait_readable_for(const Socket& socket, std::chrono::milliseconds total) {
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + total;
+  for (;;) {
+    if (stop_requested()) return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    if (left.count() <= 0) return false;
+    if (socket.wait_readable(std::min(left, std::chrono::milliseconds(200)))) return true;
+  }
+}
+
+/// Sends all of `data`, waiting (at most `timeout` each time) for buffer space.
+/// @throws TimeoutError when the peer stops reading; SocketClosedRemote/Local.
+inline void send_all(repy::TCPSocket& socket, std::string_view data,
+                     std::chrono::milliseconds timeout) {
+  while (!data.empty()) {
+    if (!socket.wait_writable(timeout)) {
+      throw repy::TimeoutError("send: the peer has not read for " +
+                               std::to_string(timeout.count()) + " ms");
+    }
+    try {
+      data.remove_prefix(socket.send(data));
+    } catch (const repy::SocketWouldBlockError&) {
+      // The buffer filled again between the wait and the send; wait once more.
+    }
+  }
+}
+
+/// Local ports a client may try when --local-port is not given: the ports the policy
+/// allows (TCP: connport, UDP: messport), or a few random high ports under an unlimited
+/// policy. `avoid` (the server's port) is left out, since Repy rejects a connection
+/// from an address to itself.
+inline std::vector<int> candidate_ports(const repy::Context& context, bool tcp, int avoid) {
+  const repy::ResourceReport report = context.getresources();
+  std::vector<int> ports;
+  if (report.any_port) {
+    std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<int> pick(49152, 65535);
+    for (int i = 0; i < 20; ++i) ports.push_back(pick(rng));
+  } else {
+    const auto& allowed = tcp ? report.allowed_connports : report.allowed_messports;
+    ports.assign(allowed.begin(), allowed.end());
+  }
+  std::erase(ports, avoid);
+  return ports;
+}
+
+/// Calls `open(port)` for each candidate until one is not busy; returns its result and
+/// the port it used.
+/// @throws the last busy-port error when all are busy, ResourceForbiddenError when
+/// there is no candidate, or whatever `open` throws otherwise.
+template <class Open>
+auto open_on_free_port(const std::vector<int>& ports, Open open) {
+  if (ports.empty()) {
+    throw repy::ResourceForbiddenError(
+        "no local port to use: the restrictions allow none (pass --local-port)");
+  }
+  for (std::size_t i = 0;; ++i) {
+    try {
+      return std::make_pair(open(ports[i]), ports[i]);
+    } catch (const repy::NetworkError& e) {
+      const bool busy = dynamic_cast<const repy::AlreadyListeningError*>(&e) != nullptr ||
+                        dynamic_cast<const repy::DuplicateTupleError*>(&e) != nullptr ||
+                        dynamic_cast<const repy::CleanupInProgressError*>(&e) != nullptr;
+      if (!busy || i + 1 == ports.size()) throw;
+    }
+  }
+}
+
+/// Prints what the context was charged: totals of the four network rates and the
+/// sockets it holds now against its limits.
+inline void print_resources(const repy::Context& context, std::ostream& out) {
+  const repy::ResourceReport report = context.getresources();
+  auto value = [](const std::map<std::string, double>& m, const std::string& key) {
+    auto it = m.find(key);
+    return it == m.end() ? 0.0 : it->second;
+  };
+  auto limit = [&](const std::string& key) {
+    double l = value(report.limits, key);
+    return std::isinf(l) ? std::string("unlimited") : std::to_string(static_cast<long>(l));
+  };
+  out << "resources charged:";
+  for (const char* name : {"loopsend", "looprecv", "netsend", "netrecv"}) {
+    out << " " << name << "=" << static_cast<long long>(value(report.totals, name));
+  }
+  out << "\nsockets held:";
+  for (const char* name : {"insockets", "outsockets"}) {
+    out << " " << name << "=" << static_cast<long long>(value(report.usage, name)) << "/"
+        << limit(name);
+  }
+  out << std::endl;
+}
+
+}  // namespace examples

@@ -1,0 +1,67 @@
+// udp_echo_server: sends every datagram back to its sender, from the listening port.
+//
+//   udp_echo_server --local-ip ::1 --local-port 12345 --count 1
+#include <chrono>
+#include <iostream>
+#include <string>
+
+#include "common.hpp"
+
+int main(int argc, char** argv) {
+  std::string local_ip = "::1";
+  int local_port = 12345;
+  std::string restrictions;
+  int count = 0;
+
+  examples::Flags flags("udp_echo_server", "Echoes UDP datagrams back to their senders.");
+  flags.add("local-ip", &local_ip, "address to listen on (default ::1)");
+  flags.add("local-port", &local_port, "port to listen on (default 12345)");
+  flags.add("restrictions", &restrictions, "Repy restrictions file (default: unlimited)");
+  flags.add("count", &count, "echo N datagrams, then exit (default 0 = until SIGINT)");
+  flags.parse(argc, argv);
+  examples::require_port(flags, "local-port", local_port);
+  if (count < 0) flags.fail("--count must be 0 or more");
+
+  repy::Context context;
+  try {
+    context = examples::make_context(restrictions);
+  } catch (const repy::RepyException& e) {
+    std::cerr << "udp_echo_server: " << e.what() << "\n";
+    return 1;
+  }
+  examples::install_stop_handler();
+
+  int status = 0;
+  try {
+    repy::UDPServerSocket server = context.listenformessage_ipv6(local_ip, local_port);
+    std::cout << "listening on [" << local_ip << "]:" << local_port << std::endl;
+    int echoed = 0;
+    while ((count == 0 || echoed < count) && !examples::stop_requested()) {
+      if (!examples::wait_readable_for(server, std::chrono::seconds(1))) continue;
+      repy::Message m;
+      try {
+        m = server.getmessage();
+      } catch (const repy::SocketWouldBlockError&) {
+        continue;
+      }
+      std::cout << "message from [" << m.ip << "]:" << m.port << ": " << m.message.size()
+                << " bytes" << std::endl;
+      // Sent from (local_ip, local_port): this context's listener there carries it, so
+      // the reply comes from the port the client wrote to.
+      try {
+        context.sendmessage_ipv6(m.ip, m.port, m.message, local_ip, local_port);
+      } catch (const repy::NetworkError& e) {
+        std::cout << "reply to [" << m.ip << "]:" << m.port << " failed: " << e.what()
+                  << std::endl;
+      }
+      ++echoed;
+    }
+    server.close();
+    std::cout << "echoed " << echoed << " message(s)" << std::endl;
+  } catch (const repy::RepyException& e) {
+    std::cerr << "udp_echo_server: " << e.what() << "\n";
+    status = 1;
+  }
+  examples::print_resources(context, std::cout);
+  return status;
+}
