@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds the examples (release preset) and runs them over ::1: a TCP echo server and its
+# client, then a UDP echo server and its client, then a client the restrictions stop.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/deps.sh
+cmake --preset release
+cmake --build --preset release \
+  --target tcp_echo_server tcp_echo_client udp_echo_server udp_echo_client
+
+bin=build/release/examples
+work=$(mktemp -d)
+server_pid=""
+
+stop_server() {
+  if [[ -n $server_pid ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}
+trap 'stop_server; rm -rf "$work"' EXIT
+
+# A port on ::1 that nothing uses now (tcp or udp).
+free_port() {
+  local port
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 40000))
+    if [[ -z $(ss -Hn --"$1" -a "sport = :$port" 2>/dev/null) ]]; then
+      echo "$port"
+      return
+    fi
+  done
+  echo "demo.sh: no free $1 port found" >&2
+  return 1
+}
+
+# start_server PROGRAM tcp|udp: runs PROGRAM for one client on a free port and waits
+# (at most 10 s) for its "listening on" line; sets server_pid and port.
+start_server() {
+  local program=$1 proto=$2 attempt deadline
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port "$proto")
+    "$bin/$program" --local-ip ::1 --local-port "$port" --count 1 >"$work/server.log" 2>&1 &
+    server_pid=$!
+    deadline=$((SECONDS + 10))
+    while ((SECONDS < deadline)); do
+      if grep -q '^listening on' "$work/server.log"; then
+        sed 's/^/  server | /' "$work/server.log"
+        return 0
+      fi
+      if ! kill -0 "$server_pid" 2>/dev/null; then
+        break  # it exited: most likely someone took the port first; try another
+      fi
+      sleep 0.05
+    done
+    stop_server
+    echo "demo.sh: $program did not start on port $port (attempt $attempt):" >&2
+    sed 's/^/  server | /' "$work/server.log" >&2
+  done
+  return 1
+}
+
+# finish_server: the server exits by itself after its one client; show what it printed.
+finish_server() {
+  local status=0
+  wait "$server_pid" || status=$?
+  server_pid=""
+  echo "  (server output after startup)"
+  tail -n +2 "$work/server.log" | sed 's/^/  server | /'
+  return "$status"
+}
+
+echo
+echo "== TCP: tcp_echo_server and tcp_echo_client on ::1"
+start_server tcp_echo_server tcp
+"$bin/tcp_echo_client" --remote-ip ::1 --remote-port "$port" \
+  --message "hello over TCP from the repy6 demo" | sed 's/^/  client | /'
+finish_server
+
+echo
+echo "== UDP: udp_echo_server and udp_echo_client on ::1"
+start_server udp_echo_server udp
+"$bin/udp_echo_client" --remote-ip ::1 --remote-port "$port" \
+  --message "hello over UDP from the repy6 demo" | sed 's/^/  client | /'
+finish_server
+
+echo
+echo "== Restrictions: tests/data/twoports.txt allows UDP ports 12345 and 12346 only,"
+echo "   so sending from port 40000 is refused before any packet leaves"
+status=0
+"$bin/udp_echo_client" --restrictions tests/data/twoports.txt --remote-port 12345 \
+  --local-port 40000 >"$work/restricted.log" 2>&1 || status=$?
+sed 's/^/  client | /' "$work/restricted.log"
+if ((status == 0)); then
+  echo "demo.sh: the restricted client should have been refused" >&2
+  exit 1
+fi
+
+echo
+echo "demo.sh: done"
