@@ -1,6 +1,7 @@
 // The Repy calls on the process-wide default context.
 #include "repy/api.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -8,14 +9,18 @@
 namespace repy {
 
 Context& default_context() {
-  // Built on first use; a restrictions file that fails to load leaves nothing behind,
-  // so the next call tries again (after the user fixed the file).
-  static std::mutex mutex;
+  // Built on first use. The fast path is one atomic load, so threads calling the free
+  // functions do not queue on a lock; a restrictions file that fails to load leaves
+  // nothing behind, so a later call tries again.
+  static std::atomic<Context*> ready{nullptr};
+  static std::mutex building;
   static std::optional<Context> context;
-  std::lock_guard lock(mutex);
+  if (Context* c = ready.load(std::memory_order_acquire)) return *c;
+  std::lock_guard lock(building);
   if (!context) {
     const char* file = std::getenv("REPY_RESTRICTIONS");
     context.emplace(file != nullptr && *file != '\0' ? Policy::load(file) : Policy::unlimited());
+    ready.store(&*context, std::memory_order_release);
   }
   return *context;
 }

@@ -43,6 +43,24 @@ bool ContextState::has_tcp_listener(const LocalKey& key) const {
   return listener && !listener->closed();
 }
 
+UdpListenerSet& UdpListenerSet::instance() {
+  // Never destroyed: a socket in a static object may close after other statics are gone.
+  static auto* set = new UdpListenerSet;
+  return *set;
+}
+void UdpListenerSet::add(const void* stack, const LocalKey& key) {
+  std::lock_guard lock(mutex_);
+  keys_.emplace(stack, key);
+}
+void UdpListenerSet::remove(const void* stack, const LocalKey& key) {
+  std::lock_guard lock(mutex_);
+  if (auto it = keys_.find({stack, key}); it != keys_.end()) keys_.erase(it);
+}
+bool UdpListenerSet::contains(const void* stack, const LocalKey& key) const {
+  std::lock_guard lock(mutex_);
+  return keys_.count({stack, key}) > 0;
+}
+
 namespace {
 
 // Repy caps datagrams so that programs behave the same on every platform.
@@ -440,9 +458,10 @@ UDPServerSocket Context::listenformessage_ipv6(std::string_view localip, int loc
   Hold insocket = state.nanny.acquire(Resource::insockets, call);
 
   const LocalKey key(ends.local, localport);
-  if (state.udp_listener(key)) {
+  if (state.udp_listener(key) ||
+      UdpListenerSet::instance().contains(&state.stack.impl(), key)) {
     throw AlreadyListeningError(fmt::format(
-        "{}: this context already listens on [{}]:{}", call, to_text(ends.local), localport));
+        "{}: a UDPServerSocket already listens on [{}]:{}", call, to_text(ends.local), localport));
   }
   Fd fd = make_socket(state, call, SOCK_DGRAM, ends);
   bind_local(state, call, Op::bind_udp_listen, fd.get(), ends);
@@ -452,6 +471,7 @@ UDPServerSocket Context::listenformessage_ipv6(std::string_view localip, int loc
     std::lock_guard lock(state.registry_mutex);
     state.udp_listeners[key] = impl;
   }
+  UdpListenerSet::instance().add(&state.stack.impl(), key);
   return UdpServerImpl::make_handle(std::move(impl));
 }
 

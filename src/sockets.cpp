@@ -296,6 +296,7 @@ UdpServerImpl::~UdpServerImpl() { close(); }
 
 bool UdpServerImpl::close() noexcept {
   if (!close_fd()) return false;
+  UdpListenerSet::instance().remove(&context_->stack.impl(), key_);
   std::lock_guard lock(context_->registry_mutex);
   auto& map = context_->udp_listeners;
   if (auto it = map.find(key_);

@@ -51,4 +51,19 @@ struct ContextState {
   bool has_tcp_listener(const LocalKey& key) const;
 };
 
+/// Every UDP listener of every context in this process, by stack, so that a second
+/// context listening on the same address is told AlreadyListeningError: the kernel's
+/// table cannot tell a listening UDP socket from any other bound one.
+class UdpListenerSet {
+ public:
+  static UdpListenerSet& instance();
+  void add(const void* stack, const LocalKey& key);
+  void remove(const void* stack, const LocalKey& key);
+  bool contains(const void* stack, const LocalKey& key) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::multiset<std::pair<const void*, LocalKey>> keys_;
+};
+
 }  // namespace repy::detail
