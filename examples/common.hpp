@@ -15,13 +15,12 @@
 #include <iostream>
 #include <map>
 #include <random>
+#include <repy/repy.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <repy/repy.hpp>
 
 namespace examples {
 
@@ -87,8 +86,7 @@ class Flags {
     out << "usage: " << program_ << " [flags]\n" << summary_ << "\n\nflags:\n";
     for (const auto& f : flags_) {
       std::string left = "  --" + f.name + " " + placeholder(f);
-      out << left << std::string(left.size() < 30 ? 30 - left.size() : 1, ' ') << f.help
-          << "\n";
+      out << left << std::string(left.size() < 30 ? 30 - left.size() : 1, ' ') << f.help << "\n";
     }
     out << "  --help                      show this text\n";
   }

@@ -39,8 +39,7 @@ int main(int argc, char** argv) {
   int count = 0;
   double timeout = 10;
 
-  examples::Flags flags("tcp_echo_server",
-                        "Echoes what TCP clients send, one client at a time.");
+  examples::Flags flags("tcp_echo_server", "Echoes what TCP clients send, one client at a time.");
   flags.add("local-ip", &local_ip, "address to listen on (default ::1)");
   flags.add("local-port", &local_port, "port to listen on (default 12345)");
   flags.add("restrictions", &restrictions, "Repy restrictions file (default: unlimited)");

@@ -21,8 +21,7 @@ int main(int argc, char** argv) {
   flags.add("remote-ip", &remote_ip, "server address (default ::1)");
   flags.add("remote-port", &remote_port, "server port (default 12345)");
   flags.add("local-ip", &local_ip, "local address to send from (default ::1)");
-  flags.add("local-port", &local_port,
-            "local port (default: a free one the restrictions allow)");
+  flags.add("local-port", &local_port, "local port (default: a free one the restrictions allow)");
   flags.add("restrictions", &restrictions, "Repy restrictions file (default: unlimited)");
   flags.add("message", &message, "text to send (default \"hello from repy6\")");
   flags.add("timeout", &timeout, "seconds to wait for the reply (default 5)");

@@ -51,8 +51,7 @@ int main(int argc, char** argv) {
       try {
         context.sendmessage_ipv6(m.ip, m.port, m.message, local_ip, local_port);
       } catch (const repy::NetworkError& e) {
-        std::cout << "reply to [" << m.ip << "]:" << m.port << " failed: " << e.what()
-                  << std::endl;
+        std::cout << "reply to [" << m.ip << "]:" << m.port << " failed: " << e.what() << std::endl;
       }
       ++echoed;
     }

@@ -93,8 +93,7 @@ static_assert(std::is_copy_constructible_v<repy::UDPServerSocket>);
 // ---- policy and stack
 [[maybe_unused]] repy::Policy (*policy_unlimited)() = &repy::Policy::unlimited;
 [[maybe_unused]] repy::Policy (*policy_parse)(std::string_view) = &repy::Policy::parse;
-[[maybe_unused]] repy::Policy (*policy_load)(const std::filesystem::path&) =
-    &repy::Policy::load;
+[[maybe_unused]] repy::Policy (*policy_load)(const std::filesystem::path&) = &repy::Policy::load;
 [[maybe_unused]] repy::Stack (*stack_host)() = &repy::Stack::host;
 
 // ---- context
@@ -107,8 +106,8 @@ static_assert(std::is_copy_constructible_v<repy::Context>);
     &repy::Context::getAddripv6;
 [[maybe_unused]] std::string (repy::Context::*ctx_getmyip)() = &repy::Context::getmyip_ipv6;
 [[maybe_unused]] std::size_t (repy::Context::*ctx_sendmessage)(
-    std::string_view, int, std::string_view, std::string_view, int) =
-    &repy::Context::sendmessage_ipv6;
+    std::string_view, int, std::string_view, std::string_view,
+    int) = &repy::Context::sendmessage_ipv6;
 [[maybe_unused]] repy::TCPSocket (repy::Context::*ctx_openconnection)(
     std::string_view, int, std::string_view, int, double) = &repy::Context::openconnection_ipv6;
 [[maybe_unused]] repy::TCPServerSocket (repy::Context::*ctx_listenconn)(std::string_view, int) =
@@ -128,8 +127,8 @@ static_assert(std::is_copy_constructible_v<repy::Context>);
                                                    double) = &repy::openconnection_ipv6;
 [[maybe_unused]] repy::TCPServerSocket (*listenforconnection)(std::string_view, int) =
     &repy::listenforconnection_ipv6;
-[[maybe_unused]] repy::UDPServerSocket (*listenformessage)(std::string_view, int) =
-    &repy::listenformessage_ipv6;
+[[maybe_unused]] repy::UDPServerSocket (*listenformessage)(std::string_view,
+                                                           int) = &repy::listenformessage_ipv6;
 [[maybe_unused]] repy::ResourceReport (*getresources)() = &repy::getresources;
 
 int failures = 0;
