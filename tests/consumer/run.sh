@@ -52,7 +52,13 @@ install_repy6() {
 run_consumer() {
   echo "== running $1"
   # A shared librepy6 lives in the temporary prefix, not on the loader's path.
-  LD_LIBRARY_PATH="$work_dir/prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$1"
+  local lib
+  lib=$(find "$work_dir/prefix" -name 'librepy6.so*' -print -quit 2>/dev/null || true)
+  if [[ -n $lib ]]; then
+    LD_LIBRARY_PATH="$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$1"
+  else
+    "$1"
+  fi
 }
 
 case "$mode" in
