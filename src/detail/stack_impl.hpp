@@ -4,6 +4,7 @@
 #include <boost/asio/ip/address_v6.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "repy/stack.hpp"
@@ -32,6 +33,29 @@ class StackImpl {
   /// empty when it has none or does not exist.
   virtual std::vector<boost::asio::ip::address_v6> interface_addresses(
       std::string_view ifname) = 0;
+
+  // ---- added for the stack backends (src/stack*.cpp); defaults keep simple fakes
+  //      (tests' own StackImpl subclasses) compiling.
+
+  /// True for stacks this library builds itself (vdestack): addresses added to them
+  /// skip duplicate address detection, so they are usable at once.
+  virtual bool skip_dad() const noexcept { return false; }
+
+  /// Replaces the stack's resolver configuration with resolv.conf text (nameserver,
+  /// search, domain, options lines). From then on resolve() asks those servers
+  /// through sockets made by make_socket().
+  /// @throws RepyArgumentError for malformed text; NetworkError when the resolver
+  /// cannot be set up.
+  virtual void configure_resolver(std::string_view resolvconf_text);
+
+  /// getnameinfo(3) through this stack's resolver: (host, service).
+  /// @throws NetworkAddressError when the address has no name.
+  virtual std::pair<std::string, std::string> reverse_resolve(std::string_view ip, int port,
+                                                              int flags);
+
+  /// Adds an interface that is a VDE plug (`url`) inside this stack. Only stacks
+  /// built on VDE can; the default throws NetworkError.
+  virtual void add_vde_interface(std::string_view ifname, std::string_view url);
 };
 
 }  // namespace repy::detail

@@ -1,0 +1,70 @@
+// Netlink configuration of one stack, written once on the stack's own sockets: every
+// request goes through a NETLINK_ROUTE socket that the stack's make_socket() created,
+// so configuring one stack never touches another or the host.
+#pragma once
+
+#include <array>
+#include <boost/asio/ip/address_v6.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sys/socket.h>
+
+namespace repy::detail {
+
+class StackImpl;
+
+namespace netlink {
+
+/// A parsed IP address: AF_INET (first 4 bytes used) or AF_INET6.
+struct IpAddress {
+  int family = 0;
+  std::array<unsigned char, 16> bytes{};
+  std::size_t size() const noexcept { return family == AF_INET6 ? 16 : 4; }
+};
+
+/// A MAC address.
+using MacAddress = std::array<unsigned char, 6>;
+
+/// All calls below raise NetworkError when the stack cannot make its netlink socket or
+/// the kernel refuses the request (ResourceForbiddenError when the reason is a
+/// missing privilege); messages name the call, the interface and the kernel's reason.
+
+/// The index of interface `name`. @throws NetworkError when there is none.
+int link_index(StackImpl& stack, std::string_view name);
+void link_set_updown(StackImpl& stack, int ifindex, bool up);
+/// "80:00:42:0e:e7:3a"; empty when the link has no hardware address.
+std::string link_get_mac(StackImpl& stack, int ifindex);
+void link_set_mac(StackImpl& stack, int ifindex, const MacAddress& mac);
+void link_set_mtu(StackImpl& stack, int ifindex, int mtu);
+/// The MTU of a link (for tests and checks).
+int link_get_mtu(StackImpl& stack, int ifindex);
+
+/// Creates a link. `ifindex` > 0 asks for that index. `type` is a kernel link kind
+/// ("dummy", "bridge", ...); "veth" takes the peer's name in `data`; "vlan" takes
+/// "PARENT:ID" in `data`.
+/// @throws RepyArgumentError for malformed `data`.
+void link_add(StackImpl& stack, std::string_view name, int ifindex, std::string_view type,
+              std::string_view data);
+/// Deletes a link, by name or (when `ifindex` > 0) by index.
+void link_del(StackImpl& stack, std::string_view name, int ifindex);
+
+/// Adds (or deletes) an address; `nodad` skips duplicate address detection.
+void addr_change(StackImpl& stack, bool add, const IpAddress& addr, int prefixlen,
+                 int ifindex, bool nodad);
+
+/// Adds (or deletes) a route in the main table. `dst_prefixlen` 0 with an unspecified
+/// `dst` is the default route; a gateway of family 0 means "directly on ifindex".
+void route_change(StackImpl& stack, bool add, int family, const IpAddress& gateway,
+                  const IpAddress& dst, int dst_prefixlen, int ifindex);
+
+/// The addresses of interface `ifname` (IPv4 ones as ::ffff:a.b.c.d; IPv6 link-local
+/// ones carry the interface index as scope). Empty when it has none, does not exist,
+/// or the table cannot be read; never throws.
+std::vector<boost::asio::ip::address_v6> addresses(StackImpl& stack,
+                                                   std::string_view ifname) noexcept;
+
+}  // namespace netlink
+}  // namespace repy::detail

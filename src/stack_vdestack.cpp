@@ -1,0 +1,102 @@
+// The vdestack backend: libvdestack runs a private network namespace whose first
+// interface (vde0) is plugged into a VDE network; vde_msocket makes sockets in it.
+// Further interfaces (vde1, ...) are StackBase's VDE interfaces (src/stack_vdeplug.cpp).
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+// These C headers do not say extern "C" themselves.
+extern "C" {
+#include <vdestack.h>
+}
+
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "detail/fd.hpp"
+#include "detail/netlink.hpp"
+#include "detail/stack_backends.hpp"
+#include "repy/errors.hpp"
+
+namespace repy::detail {
+namespace {
+
+[[noreturn]] void throw_errno(std::string_view what, int err) {
+  auto msg = fmt::format("{}: {} (errno {})", what, std::strerror(err), err);
+  if (err == EPERM || err == EACCES) throw ResourceForbiddenError(msg);
+  throw NetworkError(msg);
+}
+
+class VdeStack final : public StackBase {
+ public:
+  explicit VdeStack(vdestack* stack) : stack_(stack) {}
+  ~VdeStack() override {
+    stop_vde_interfaces();  // the forwarding threads end before the namespace goes
+    vde_delstack(stack_);
+  }
+  VdeStack(const VdeStack&) = delete;
+  VdeStack& operator=(const VdeStack&) = delete;
+
+  std::string_view kind() const noexcept override { return "vdestack"; }
+  bool skip_dad() const noexcept override { return true; }
+
+  int make_socket(int family, int type, int protocol) noexcept override {
+    // vde_msocket writes a request and reads the answer on one channel per stack: two
+    // threads at once could take each other's answers.
+    std::lock_guard lock(socket_mu_);
+    errno = 0;
+    int fd = vde_msocket(stack_, family, type | SOCK_CLOEXEC, protocol);
+    if (fd >= 0) return fd;
+    return errno != 0 ? -errno : -EIO;
+  }
+
+ private:
+  vdestack* stack_;
+  std::mutex socket_mu_;
+};
+
+}  // namespace
+
+std::shared_ptr<StackImpl> make_vdestack(const std::vector<std::string>& urls) {
+  constexpr std::string_view call = "Stack";
+  for (const auto& url : urls) {
+    if (url.empty() || url.find('\0') != std::string::npos) {
+      throw RepyArgumentError(
+          fmt::format("{}: vdeurls: a VDE URL cannot be empty (value '{}')", call, url));
+    }
+  }
+  // libvdestack's daemon dies silently when it cannot make its tap, and every later
+  // vde_msocket would then wait forever: check the device first.
+  if (!urls.empty()) {
+    Fd tun(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+    if (!tun) throw_errno("Stack: vdestack: /dev/net/tun cannot be opened", errno);
+  }
+  std::string first = urls.empty() ? std::string() : urls.front();
+  char ifname[] = "vde0";
+  errno = 0;
+  vdestack* raw = vde_addstack(first.empty() ? nullptr : first.data(), ifname);
+  if (raw == nullptr) {
+    int err = errno != 0 ? errno : EINVAL;
+    if (!urls.empty()) {
+      throw_errno(fmt::format("Stack: vdestack: cannot open VDE URL '{}' or make the "
+                              "stack's namespace",
+                              first),
+                  err);
+    }
+    throw_errno("Stack: vdestack: cannot make the stack's namespace", err);
+  }
+  auto stack = std::make_shared<VdeStack>(raw);
+  for (std::size_t i = 1; i < urls.size(); ++i) {
+    stack->add_vde_interface(fmt::format("vde{}", i), urls[i]);
+  }
+  // Loopback is down in a new namespace; a stack whose ::1 does not answer surprises
+  // every program.
+  netlink::link_set_updown(*stack, netlink::link_index(*stack, "lo"), true);
+  return stack;
+}
+
+}  // namespace repy::detail
