@@ -1,13 +1,13 @@
 // repy6 — the nanny: token buckets for renewable resources, counters for fungible ones.
 #include "detail/nanny.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "repy/errors.hpp"
 
@@ -17,8 +17,7 @@ namespace {
 
 double now_seconds() noexcept {
   using seconds = std::chrono::duration<double>;
-  return std::chrono::duration_cast<seconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<seconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -73,9 +72,9 @@ void Nanny::wait(Resource r, std::string_view call) {
   if (std::isinf(limit)) return;
   if (!(limit > 0)) {
     // A zero rate never drains: waiting would hang the caller forever.
-    throw ResourceExhaustedError(fmt::format(
-        "{}: resource {} has a limit of 0 per second, so it can never be used", call,
-        resource_name(r)));
+    throw ResourceExhaustedError(
+        fmt::format("{}: resource {} has a limit of 0 per second, so it can never be used", call,
+                    resource_name(r)));
   }
   auto& bucket = renewable_[static_cast<std::size_t>(r)];
   for (;;) {
@@ -91,8 +90,8 @@ void Nanny::wait(Resource r, std::string_view call) {
     }
     // Sleep without the lock, so that charges and reports from other threads go on.
     double seconds = std::min(excess / limit, max_sleep_seconds);
-    std::this_thread::sleep_for(std::chrono::ceil<std::chrono::nanoseconds>(
-        std::chrono::duration<double>(seconds)));
+    std::this_thread::sleep_for(
+        std::chrono::ceil<std::chrono::nanoseconds>(std::chrono::duration<double>(seconds)));
   }
 }
 
@@ -114,8 +113,8 @@ Hold Nanny::acquire(Resource r, std::string_view call) {
   long held = counter.load(std::memory_order_relaxed);
   do {
     if (static_cast<double>(held) + 1 > limit) {
-      throw ResourceExhaustedError(fmt::format("{}: no {} left (limit {}, {} held)", call,
-                                               resource_name(r), limit, held));
+      throw ResourceExhaustedError(
+          fmt::format("{}: no {} left (limit {}, {} held)", call, resource_name(r), limit, held));
     }
   } while (!counter.compare_exchange_weak(held, held + 1, std::memory_order_acq_rel,
                                           std::memory_order_relaxed));
@@ -143,8 +142,7 @@ ResourceReport Nanny::report() const {
         break;
       }
       case ResourceKind::fungible:
-        report.usage[name] =
-            static_cast<double>(fungible_[i].held.load(std::memory_order_acquire));
+        report.usage[name] = static_cast<double>(fungible_[i].held.load(std::memory_order_acquire));
         break;
       case ResourceKind::quantity:
       case ResourceKind::individual:

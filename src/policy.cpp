@@ -2,6 +2,7 @@
 #include "repy/policy.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,8 +14,6 @@
 #include <system_error>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "detail/address.hpp"
 #include "detail/policy_data.hpp"
@@ -114,8 +113,8 @@ std::optional<double> parse_number(std::string_view word) {
   }
   if (word.empty()) return std::nullopt;
   double value = 0;
-  auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), value,
-                                   std::chars_format::general);
+  auto [end, ec] =
+      std::from_chars(word.data(), word.data() + word.size(), value, std::chars_format::general);
   if (ec != std::errc{} || end != word.data() + word.size()) return std::nullopt;
   if (std::isnan(value)) return std::nullopt;
   return value;
@@ -152,8 +151,8 @@ class Parser {
 
  private:
   [[noreturn]] void fail(std::string_view reason) const {
-    throw ResourceParseError(fmt::format("Policy::parse: line {}: {}: {}", line_number_,
-                                         reason, detail::quote(line_)));
+    throw ResourceParseError(
+        fmt::format("Policy::parse: line {}: {}: {}", line_number_, reason, detail::quote(line_)));
   }
 
   void parse_line() {
@@ -317,8 +316,7 @@ Policy Policy::load(const std::filesystem::path& file) {
     return parse(text);
   } catch (const ResourceParseError& e) {
     // Name the file too: a program may load several restriction files.
-    throw ResourceParseError(
-        fmt::format("Policy::load: '{}': {}", file.string(), e.what()));
+    throw ResourceParseError(fmt::format("Policy::load: '{}': {}", file.string(), e.what()));
   }
 }
 
@@ -343,12 +341,12 @@ bool Policy::allows_messport(int port) const {
 
 Policy Policy::with_socket_buffers(int tcp_bytes, int udp_bytes) const {
   if (tcp_bytes < 0) {
-    throw RepyArgumentError(fmt::format(
-        "Policy::with_socket_buffers: tcp_bytes must be 0 or more, not {}", tcp_bytes));
+    throw RepyArgumentError(
+        fmt::format("Policy::with_socket_buffers: tcp_bytes must be 0 or more, not {}", tcp_bytes));
   }
   if (udp_bytes < 0) {
-    throw RepyArgumentError(fmt::format(
-        "Policy::with_socket_buffers: udp_bytes must be 0 or more, not {}", udp_bytes));
+    throw RepyArgumentError(
+        fmt::format("Policy::with_socket_buffers: udp_bytes must be 0 or more, not {}", udp_bytes));
   }
   auto data = std::make_shared<PolicyData>(*data_);
   data->tcp_buffer = tcp_bytes;

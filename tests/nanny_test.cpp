@@ -158,8 +158,8 @@ TEST(nanny_test, fungible_exhaustion_and_give_back) {
     nanny.acquire(Resource::outsockets, "openconnection_ipv6");
     FAIL() << "a third outsocket was given";
   } catch (const ResourceExhaustedError& e) {
-    EXPECT_THAT(e.what(), AllOf(HasSubstr("openconnection_ipv6"), HasSubstr("outsockets"),
-                                HasSubstr("2")));
+    EXPECT_THAT(e.what(),
+                AllOf(HasSubstr("openconnection_ipv6"), HasSubstr("outsockets"), HasSubstr("2")));
   }
   EXPECT_EQ(nanny.report().usage.at("outsockets"), 2);  // the failure took nothing
   a.release();
@@ -169,8 +169,7 @@ TEST(nanny_test, fungible_exhaustion_and_give_back) {
   Hold c = nanny.acquire(Resource::outsockets, "getconnection");
   EXPECT_EQ(nanny.report().usage.at("outsockets"), 2);
   // insockets are counted apart from outsockets (and here their limit is 0).
-  EXPECT_THROW(nanny.acquire(Resource::insockets, "listenformessage_ipv6"),
-               ResourceExhaustedError);
+  EXPECT_THROW(nanny.acquire(Resource::insockets, "listenformessage_ipv6"), ResourceExhaustedError);
 }
 
 TEST(nanny_test, hold_gives_back_on_destruction) {

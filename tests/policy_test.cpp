@@ -3,6 +3,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -10,7 +11,6 @@
 #include <fstream>
 #include <limits>
 #include <string>
-#include <unistd.h>
 
 #include "detail/policy_data.hpp"
 #include "repy/errors.hpp"
@@ -43,8 +43,7 @@ std::string parse_error(std::string_view text) {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "policy_test.XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "policy_test.XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }
@@ -82,13 +81,13 @@ TEST(policy_test, resource_names_round_trip) {
 
 TEST(policy_test, resource_kinds_follow_repy) {
   using repy::detail::resource_kind;
-  for (auto r : {Resource::netsend, Resource::netrecv, Resource::loopsend,
-                 Resource::looprecv, Resource::cpu, Resource::filewrite, Resource::fileread,
-                 Resource::lograte, Resource::random}) {
+  for (auto r :
+       {Resource::netsend, Resource::netrecv, Resource::loopsend, Resource::looprecv, Resource::cpu,
+        Resource::filewrite, Resource::fileread, Resource::lograte, Resource::random}) {
     EXPECT_EQ(resource_kind(r), ResourceKind::renewable);
   }
-  for (auto r : {Resource::insockets, Resource::outsockets, Resource::events,
-                 Resource::filesopened}) {
+  for (auto r :
+       {Resource::insockets, Resource::outsockets, Resource::events, Resource::filesopened}) {
     EXPECT_EQ(resource_kind(r), ResourceKind::fungible);
   }
   EXPECT_EQ(resource_kind(Resource::memory), ResourceKind::quantity);
@@ -432,8 +431,7 @@ TEST(policy_test, nootherips_takes_zero_or_one) {
   EXPECT_FALSE(Policy::parse("").data().nootherips);
   EXPECT_THAT(parse_error("resource nootherips 2\n"), HasSubstr("line 1"));
   EXPECT_THAT(parse_error("resource nootherips yes\n"), HasSubstr("line 1"));
-  EXPECT_THAT(parse_error("resource nootherips 1\nresource nootherips 1\n"),
-              HasSubstr("line 2"));
+  EXPECT_THAT(parse_error("resource nootherips 1\nresource nootherips 1\n"), HasSubstr("line 2"));
 }
 
 TEST(policy_test, ip_and_iface_keep_their_order) {
