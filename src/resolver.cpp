@@ -432,6 +432,11 @@ std::pair<std::string, std::string> Resolver::getnameinfo(std::string_view ip, i
         result.done ? ares_strerror(result.status) : "no answer"));
   }
   if (result.service.empty()) result.service = std::to_string(port);
+  // c-ares 1.18 writes a zero scope as "%0" after a numeric IPv6 host; getnameinfo(3)
+  // writes no scope at all then.
+  if (result.host.size() > 2 && result.host.compare(result.host.size() - 2, 2, "%0") == 0) {
+    result.host.resize(result.host.size() - 2);
+  }
   return {result.host, result.service};
 }
 
