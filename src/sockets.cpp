@@ -142,12 +142,9 @@ bool TcpSocketImpl::close(bool charge) noexcept {
 }
 
 void TcpSocketImpl::fail(std::string_view call, int err) {
-  // A reset or an error nobody foresaw ends the socket here, as in Repy; a plain
-  // "would block" leaves it as it is.
-  if (err != EAGAIN && (closes_socket(err) || err == ECONNRESET || err == EPIPE ||
-                        err == ETIMEDOUT || err == ENOTCONN)) {
-    close(false);
-  }
+  // Only an error nobody foresaw ends the socket here. After a reset the socket stays
+  // open, answering SocketClosedRemote, until the program closes it (and gets true).
+  if (closes_socket(err)) close(false);
   throw_network_error(call, Op::recv, err, context_->stack.impl(), Endpoints{});
 }
 
@@ -168,6 +165,9 @@ std::string TcpSocketImpl::recv(std::size_t bytes) {
     } while (got < 0 && errno == EINTR);
     if (got < 0) err = errno;
   }
+  // A close() from another thread shuts the socket down under a running call; what
+  // that call then sees is our own close, not the peer's.
+  if (got <= 0 && closed()) throw_closed_local(call);
   if (got == 0) {
     throw SocketClosedRemote(fmt::format("{}: the peer closed the connection", call));
   }
@@ -211,6 +211,7 @@ std::size_t TcpSocketImpl::send(std::string_view data) {
       if (sent < 0) err = errno;
     }
   }
+  if ((peer_closed || err != 0) && closed()) throw_closed_local(call);
   if (peer_closed) {
     throw SocketClosedRemote(fmt::format("{}: the peer closed the connection", call));
   }
@@ -265,6 +266,7 @@ Connection TcpServerImpl::getconnection() {
     if (fd < 0) err = errno;
     conn = Fd(fd);
   }
+  if (!conn && closed()) throw_closed_local(call);
   if (!conn) {
     // A connection reset before we took it is simply not there any more.
     if (err == EAGAIN || err == EWOULDBLOCK || err == ECONNABORTED) {
@@ -324,6 +326,7 @@ Message UdpServerImpl::getmessage() {
     } while (got < 0 && errno == EINTR);
     if (got < 0) err = errno;
   }
+  if (got < 0 && closed()) throw_closed_local(call);
   if (got < 0) {
     if (err == EAGAIN || err == EWOULDBLOCK) {
       throw SocketWouldBlockError(fmt::format("{}: no message has arrived yet", call));
