@@ -851,6 +851,25 @@ TEST(context_test, reusing_a_tuple_in_time_wait_is_cleanup_in_progress) {
   }
 }
 
+TEST(context_test, reusing_a_tuple_still_closing_is_cleanup_in_progress) {
+  // The client closes but the server keeps its end open: the client's old socket sits
+  // in FIN_WAIT2 (a tear-down state the kernel never lets a new connect reuse), so the
+  // same 4-tuple is "still being cleaned up", not used by a live connection.
+  auto ports = free_ports(2);
+  Context ctx;
+  auto server = ctx.listenforconnection_ipv6("::1", ports[0]);
+  auto client = ctx.openconnection_ipv6("::1", ports[0], "::1", ports[1], 5.0);
+  ASSERT_TRUE(server.wait_readable(5s));
+  auto accepted = server.getconnection().socket;
+  EXPECT_TRUE(client.close());
+  ASSERT_TRUE(accepted.wait_readable(5s));
+  expect_throws<repy::SocketClosedRemote>([&] { accepted.recv(10); }, "server sees FIN");
+  expect_throws<repy::CleanupInProgressError>(
+      [&] { ctx.openconnection_ipv6("::1", ports[0], "::1", ports[1], 5.0); },
+      "reconnect while the old tuple closes");
+  EXPECT_EQ(ctx.getresources().usage["outsockets"], 1);  // only the accepted end
+}
+
 // =====================================================================================
 // Section 4: failed calls hold nothing
 // =====================================================================================
