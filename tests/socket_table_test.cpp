@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -221,11 +222,15 @@ RawPair raw_pair() {
   return p;
 }
 
-/// A child process that binds a TCP listener on [::1]:0, reports the port through a
-/// pipe and keeps the socket until the parent closes the other pipe (or dies).
+/// A child process that binds a TCP listener on [::1]:0 (or, in a network namespace of
+/// its own, on [::]:0, since that namespace's loopback is down), reports the port
+/// through a pipe and keeps the socket until the parent closes the other pipe.
 class ChildHolder {
  public:
-  ChildHolder() {
+  /// What the child reports instead of a port when it could not make its namespace.
+  static constexpr std::int32_t no_netns = -1;
+
+  explicit ChildHolder(bool own_netns = false) {
     int report[2], hold[2];
     if (::pipe2(report, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
     Fd report_read(report[0]), report_write(report[1]);
@@ -237,16 +242,20 @@ class ChildHolder {
     if (pid_ == 0) {
       // Only async-signal-safe calls from here: the parent may have other threads.
       hold_write_.reset();
-      int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in6 sa{};
-      sa.sin6_family = AF_INET6;
-      sa.sin6_addr = in6addr_loopback;
-      socklen_t len = sizeof sa;
-      std::uint16_t port = 0;
-      if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
-          ::listen(fd, 1) == 0 &&
-          ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
-        port = ntohs(sa.sin6_port);
+      std::int32_t port = 0;
+      if (own_netns && ::unshare(CLONE_NEWNET) != 0) {
+        port = no_netns;
+      } else {
+        int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in6 sa{};
+        sa.sin6_family = AF_INET6;
+        sa.sin6_addr = own_netns ? in6addr_any : in6addr_loopback;
+        socklen_t len = sizeof sa;
+        if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
+            ::listen(fd, 1) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
+          port = ntohs(sa.sin6_port);
+        }
       }
       if (::write(report_write.get(), &port, sizeof port) != sizeof port) ::_exit(2);
       char byte;
@@ -258,17 +267,17 @@ class ChildHolder {
     if (!repy_test::poll_fd(report_read.get(), POLLIN, 10s)) {
       throw std::runtime_error("child did not report its port");
     }
-    std::uint16_t port = 0;
-    if (::read(report_read.get(), &port, sizeof port) != sizeof port || port == 0) {
+    if (::read(report_read.get(), &port_, sizeof port_) != sizeof port_ || port_ == 0) {
       throw std::runtime_error("child could not bind a listener");
     }
-    port_ = port;
   }
   ChildHolder(const ChildHolder&) = delete;
   ChildHolder& operator=(const ChildHolder&) = delete;
   ~ChildHolder() { release(); }
 
+  /// The port of the child's listener, or no_netns.
   int port() const noexcept { return port_; }
+  pid_t pid() const noexcept { return pid_; }
 
   /// Lets the child exit and reaps it; returns its exit status (-1 if unknown).
   int release() noexcept {
@@ -286,7 +295,7 @@ class ChildHolder {
  private:
   pid_t pid_ = -1;
   Fd hold_write_;
-  int port_ = 0;
+  std::int32_t port_ = 0;
 };
 
 TEST(socket_table_test, tcp_listener_on_loopback_is_listen) {
@@ -432,6 +441,33 @@ TEST(socket_table_test, long_tables_are_read_to_the_end) {
     const int port = local_port(sockets[i].get());
     EXPECT_EQ(holding(IPPROTO_UDP, "::1", port).size(), 1U) << "port " << port;
   }
+}
+
+TEST(socket_table_test, table_is_that_of_the_stacks_namespace) {
+  ChildHolder child(/*own_netns=*/true);
+  if (child.port() == ChildHolder::no_netns) {
+    GTEST_SKIP() << "unshare(CLONE_NEWNET) is not permitted here";
+  }
+  std::optional<repy::Stack> netns;
+  try {
+    netns = repy::Stack::netns("/proc/" + std::to_string(child.pid()) + "/ns/net");
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << "cannot enter the child's network namespace: " << e.what();
+  }
+  // The child's wildcard listener is in its namespace's table, not in the host's.
+  auto inside = sockets_holding(netns->impl(), IPPROTO_TCP, loopback, child.port());
+  auto entry = find(inside, TCP_LISTEN);
+  ASSERT_TRUE(entry.has_value()) << "[::]:" << child.port() << " not seen in the namespace";
+  EXPECT_TRUE(entry->local.is_unspecified());
+  for (const auto& e : holding(IPPROTO_TCP, "::1", child.port())) {
+    EXPECT_FALSE(e.state == TCP_LISTEN && e.local.is_unspecified())
+        << "the namespace's listener leaked into the host's table";
+  }
+  // And a host listener is not in the namespace's table.
+  Fd host_listener = repy_test::raw_listener();
+  const int host_port = local_port(host_listener.get());
+  EXPECT_TRUE(find(holding(IPPROTO_TCP, "::1", host_port), TCP_LISTEN).has_value());
+  EXPECT_TRUE(sockets_holding(netns->impl(), IPPROTO_TCP, loopback, host_port).empty());
 }
 
 /// A stack whose sockets cannot be made: the reader must give up quietly.
