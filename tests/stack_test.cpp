@@ -3,7 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "detail/stack_impl.hpp"
 #include "stack_fixtures.hpp"
@@ -254,4 +258,56 @@ TEST(stack_test, netns_stack_makes_sockets_in_the_namespace) {
   // By path, too.
   Stack by_path = Stack::netns("/run/netns/" + ns.name());
   EXPECT_GT(by_path.if_nametoindex("r6dummy"), 0);
+}
+
+TEST(stack_test, sockets_made_concurrently_land_in_their_own_stack) {
+  REQUIRE_VDE();
+  Netns ns;
+  REQUIRE_NETNS(ns);
+  ASSERT_TRUE(ns.ip("link add r6c type veth peer name r6d"));
+  ASSERT_TRUE(ns.ip("link set r6c up"));
+  ASSERT_TRUE(ns.ip("link set r6d up"));
+  ASSERT_TRUE(ns.ip("addr add fc00:61::1/64 dev r6c nodad"));
+  TmpPath link;
+  Stack vde("stack=vdestack,vnl=ptp://" + link.path() + ",eth,ip=fc00:60::1/64");
+  Stack net = Stack::netns(ns.name());
+  // Each thread alternates between the stacks; a socket made in the wrong one (a
+  // vde_msocket answer taken by another thread, a thread left in the namespace)
+  // cannot bind that stack's own address.
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        try {
+          // Threads asking for different kinds of socket at once get their own kind.
+          int type = t % 2 == 0 ? SOCK_STREAM : SOCK_DGRAM;
+          OwnedFd s(vde.socket(AF_INET6, type));
+          int got = 0;
+          socklen_t len = sizeof got;
+          ::getsockopt(s.get(), SOL_SOCKET, SO_TYPE, &got, &len);
+          if (got != type) ++wrong;
+          OwnedFd a(udp_bound(vde, "fc00:60::1"));
+          OwnedFd b(udp_bound(net, "fc00:61::1"));
+          OwnedFd c(udp_bound(Stack::host(), "::1"));
+        } catch (const std::exception&) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_THROW(OwnedFd(udp_bound(Stack::host(), "fc00:61::1")), std::runtime_error);
+}
+
+TEST(stack_test, a_stack_lives_while_a_handle_does) {
+  REQUIRE_VDE();
+  TmpPath link;
+  std::optional<Stack> first("stack=vdestack,vnl=ptp://" + link.path() + ",eth,ip=fc00:62::1/64");
+  Stack copy = *first;
+  EXPECT_TRUE(copy == *first);
+  first.reset();
+  EXPECT_NO_THROW(OwnedFd(udp_bound(copy, "fc00:62::1")));
+  EXPECT_GT(copy.if_nametoindex("vde0"), 0);
 }
