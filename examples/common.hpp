@@ -107,6 +107,8 @@ class Flags {
   }
 
   static std::string placeholder(const Flag& f) {
+    if (f.name == "restrictions") return "FILE";
+    if (f.name.ends_with("-ip")) return "IP";
     if (std::holds_alternative<int*>(f.target)) return "N";
     if (std::holds_alternative<double*>(f.target)) return "SECONDS";
     return "TEXT";
