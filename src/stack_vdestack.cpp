@@ -75,23 +75,39 @@ std::shared_ptr<StackImpl> make_vdestack(const std::vector<std::string>& urls) {
     Fd tun(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
     if (!tun) throw_errno("Stack: vdestack: /dev/net/tun cannot be opened", errno);
   }
-  std::string first = urls.empty() ? std::string() : urls.front();
-  char ifname[] = "vde0";
-  errno = 0;
-  vdestack* raw = vde_addstack(first.empty() ? nullptr : first.data(), ifname);
-  if (raw == nullptr) {
-    int err = errno != 0 ? errno : EINVAL;
-    if (!urls.empty()) {
-      throw_errno(fmt::format("Stack: vdestack: cannot open VDE URL '{}' or make the "
-                              "stack's namespace",
-                              first),
-                  err);
+  // Preferred: libvdestack makes only the namespace and repy6 plugs every interface in
+  // itself, because libvdestack never closes the VDE connection of the interface it
+  // makes (a ptp:// socket file and an fd would outlive the stack). Plugging in needs
+  // CAP_SYS_ADMIN; without it, libvdestack's own single interface is the way left.
+  std::shared_ptr<VdeStack> stack;
+  {
+    errno = 0;
+    vdestack* raw = vde_addstack(nullptr, nullptr);
+    if (raw == nullptr) {
+      throw_errno("Stack: vdestack: cannot make the stack's namespace",
+                  errno != 0 ? errno : EINVAL);
     }
-    throw_errno("Stack: vdestack: cannot make the stack's namespace", err);
+    stack = std::make_shared<VdeStack>(raw);
   }
-  auto stack = std::make_shared<VdeStack>(raw);
-  for (std::size_t i = 1; i < urls.size(); ++i) {
-    stack->add_vde_interface(fmt::format("vde{}", i), urls[i]);
+  try {
+    for (std::size_t i = 0; i < urls.size(); ++i) {
+      stack->add_vde_interface(fmt::format("vde{}", i), urls[i]);
+    }
+  } catch (const ResourceForbiddenError& e) {
+    if (urls.size() > 1) {
+      throw ResourceForbiddenError(fmt::format(
+          "Stack: vdestack: more than one VDE URL needs CAP_SYS_ADMIN here: {}", e.what()));
+    }
+    stack.reset();
+    std::string first = urls.front();
+    char ifname[] = "vde0";
+    errno = 0;
+    vdestack* raw = vde_addstack(first.data(), ifname);
+    if (raw == nullptr) {
+      throw_errno(fmt::format("Stack: vdestack: cannot open VDE URL '{}'", first),
+                  errno != 0 ? errno : EINVAL);
+    }
+    stack = std::make_shared<VdeStack>(raw);
   }
   // Loopback is down in a new namespace; a stack whose ::1 does not answer surprises
   // every program.

@@ -2,6 +2,7 @@
 // ptp:// and hub:// links, isolation between stacks.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <optional>
@@ -310,4 +311,42 @@ TEST(stack_test, a_stack_lives_while_a_handle_does) {
   first.reset();
   EXPECT_NO_THROW(OwnedFd(udp_bound(copy, "fc00:62::1")));
   EXPECT_GT(copy.if_nametoindex("vde0"), 0);
+}
+
+TEST(stack_test, unprivileged_vdestack_gets_one_url_and_a_clear_error_for_more) {
+  REQUIRE_VDE();
+  TmpPath one, two;
+  // A child without privileges: libvdestack's own interface still works (it makes a
+  // user namespace), a second interface needs CAP_SYS_ADMIN and says so.
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+      ::_exit(10);
+    }
+    try {
+      Stack s("vdestack", {"ptp://" + one.path()});
+      if (s.if_nametoindex("vde0") <= 0) ::_exit(11);
+    } catch (const repy::ResourceForbiddenError&) {
+      ::_exit(20);  // no unprivileged user namespaces, or /dev/net/tun is root's only
+    } catch (const std::exception&) {
+      ::_exit(12);
+    }
+    try {
+      Stack s("vdestack", {"ptp://" + one.path() + "b", "ptp://" + two.path()});
+      ::_exit(13);
+    } catch (const repy::ResourceForbiddenError& e) {
+      ::_exit(std::string(e.what()).find("CAP_SYS_ADMIN") != std::string::npos ? 0 : 14);
+    } catch (const std::exception&) {
+      ::_exit(15);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ::unlink((one.path() + "b").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 20) GTEST_SKIP() << "an unprivileged process cannot make a vdestack here (user "
+                                          "namespaces off or /dev/net/tun not open to it)";
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "10 setresuid, 11 no vde0, 12/15 other error, 13 no error, 14 message";
 }
