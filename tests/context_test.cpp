@@ -109,6 +109,17 @@ std::vector<PortSite> port_sites(int a, int b) {
   };
 }
 
+/// A message about `site` ("call argument") names both the call and the argument.
+void expect_names_call_and_argument(const std::string& what, const std::string& site) {
+  if (what.empty()) return;  // the failure to throw was reported already
+  const auto space = site.find(' ');
+  const std::string call = site.substr(0, space);
+  const std::string argument = site.substr(space + 1);
+  EXPECT_NE(what.find(call), std::string::npos) << "message does not name the call: " << what;
+  EXPECT_NE(what.find(argument), std::string::npos)
+      << "message does not name the argument " << argument << ": " << what;
+}
+
 std::string printable(std::string_view s) {
   std::string out;
   for (char ch : s) {
@@ -181,6 +192,7 @@ TEST(context_test, invalid_ips_are_argument_errors_everywhere) {
         EXPECT_NE(what.find(ip), std::string::npos)
             << where << ": message does not name the value: " << what;
       }
+      expect_names_call_and_argument(what, site.name);
     }
   }
 }
@@ -237,6 +249,7 @@ TEST(context_test, invalid_ports_are_argument_errors_everywhere) {
         EXPECT_NE(what.find(std::to_string(port)), std::string::npos)
             << where << ": message does not name the value: " << what;
       }
+      expect_names_call_and_argument(what, site.name);
     }
   }
 }

@@ -561,3 +561,59 @@ TEST(sockets_test, close_from_another_thread_wakes_wait_readable) {
     EXPECT_LT(seconds_since(start), 3.5) << c.name;
   }
 }
+
+TEST(sockets_test, a_call_waiting_on_the_rate_limit_does_not_block_others) {
+  const int udp_port = free_port();
+  const int tcp_port = free_port();
+  Fd sink = raw_bound(SOCK_DGRAM);
+  const int sink_port = local_port(sink.get());
+  // 4 datagrams of 4064 units at 4000/s: the sender waits about 3 s in all.
+  Context ctx = context_with({tcp_port}, {udp_port}, {{"loopsend", "4000"}});
+  std::atomic<bool> done{false};
+  std::thread slow([&, c = ctx]() mutable {
+    for (int i = 0; i < 4; ++i) {
+      c.sendmessage_ipv6("::1", sink_port, std::string(4000, 's'), "::1", udp_port);
+    }
+    done = true;
+  });
+  // Once the sender is over its limit it is waiting; other calls must not queue
+  // behind it.
+  ASSERT_TRUE(wait_until([&] { return usage(ctx, "loopsend") > 5000; }, 5s));
+  const auto start = clock_type::now();
+  auto report = ctx.getresources();
+  auto addrs = ctx.getAddripv6("::1");
+  auto listener = ctx.listenforconnection_ipv6("::1", tcp_port);
+  EXPECT_TRUE(listener.close());
+  const double took = seconds_since(start);
+  EXPECT_LT(took, 0.5) << "calls on other resources waited for the rate-limited sender";
+  EXPECT_FALSE(done.load()) << "the sender should still have been waiting";
+  slow.join();
+  EXPECT_EQ(total(ctx, "loopsend"), 4 * (64 + 4000));
+}
+
+TEST(sockets_test, sending_while_the_listener_closes_never_fails) {
+  for (int round = 0; round < 5; ++round) {
+    const int port = free_port();
+    Fd sink = raw_bound(SOCK_DGRAM);
+    const int sink_port = local_port(sink.get());
+    Context ctx;
+    auto listener = ctx.listenformessage_ipv6("::1", port);
+    std::atomic<int> sent{0};
+    std::mutex why_mutex;
+    std::string why;
+    std::thread sender([&, c = ctx]() mutable {
+      for (int i = 0; i < 200; ++i) {
+        try {
+          if (c.sendmessage_ipv6("::1", sink_port, "m", "::1", port) == 1) ++sent;
+        } catch (const std::exception& e) {
+          std::lock_guard lock(why_mutex);
+          why += type_of(e) + ": " + e.what() + "\n";
+        }
+      }
+    });
+    wait_until([&] { return sent.load() > 20; }, 5s);
+    EXPECT_TRUE(listener.close());
+    sender.join();
+    EXPECT_EQ(sent.load(), 200) << "round " << round << "\n" << why;
+  }
+}
