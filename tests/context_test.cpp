@@ -1234,3 +1234,72 @@ TEST(context_test, copies_share_state) {
   b.sendmessage_ipv6("::1", ports[0], "s", "::1", ports[1]);
   EXPECT_EQ(total(a, "loopsend"), 65);
 }
+
+// =====================================================================================
+// IPv4-mapped addresses: valid arguments, and ::ffff:127.0.0.0/104 is loopback
+// =====================================================================================
+
+namespace {
+
+Fd raw_v4_bound(int type) {
+  Fd fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+  if (!fd) throw std::runtime_error(errno_text("socket"));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    throw std::runtime_error(errno_text("bind 127.0.0.1"));
+  }
+  return fd;
+}
+
+int v4_port(int fd) {
+  sockaddr_in sa{};
+  socklen_t len = sizeof sa;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  return ntohs(sa.sin_port);
+}
+
+}  // namespace
+
+TEST(context_test, v4_mapped_loopback_is_loopback) {
+  Fd sink = raw_v4_bound(SOCK_DGRAM);
+  const int local = free_port();
+  Context ctx;
+  auto t0 = net_totals(ctx);
+  EXPECT_EQ(ctx.sendmessage_ipv6("::ffff:127.0.0.1", v4_port(sink.get()), "v4", "::ffff:127.0.0.1",
+                                 local),
+            2u);
+  auto d = net_totals(ctx) - t0;
+  EXPECT_EQ(d.loopsend, 66);
+  EXPECT_EQ(d.netsend, 0);
+  ASSERT_TRUE(poll_fd(sink.get(), POLLIN));
+  sockaddr_in from{};
+  socklen_t len = sizeof from;
+  char buf[16];
+  ASSERT_EQ(::recvfrom(sink.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len),
+            2);
+  EXPECT_EQ(ntohs(from.sin_port), local);
+  EXPECT_EQ(ntohl(from.sin_addr.s_addr), INADDR_LOOPBACK);
+}
+
+TEST(context_test, v4_mapped_listener_reports_canonical_peer) {
+  const int port = free_port();
+  Context ctx;
+  auto server = ctx.listenforconnection_ipv6("::ffff:127.0.0.1", port);
+  Fd client = raw_v4_bound(SOCK_STREAM);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  ASSERT_EQ(::connect(client.get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0)
+      << std::strerror(errno);
+  ASSERT_TRUE(server.wait_readable(5s));
+  auto t0 = net_totals(ctx);
+  repy::Connection c = server.getconnection();
+  auto d = net_totals(ctx) - t0;
+  EXPECT_EQ(c.ip, "::ffff:127.0.0.1");
+  EXPECT_EQ(c.port, v4_port(client.get()));
+  EXPECT_EQ(d.looprecv, 128) << "a v4-mapped loopback peer is loopback";
+  EXPECT_EQ(d.netrecv, 0);
+}
