@@ -285,7 +285,9 @@ void route_change(StackImpl& stack, bool add, int family, const IpAddress& gatew
   if (!r) throw NetworkError(fmt::format("{}: out of memory", call));
   rtnl_route_set_family(r.get(), static_cast<std::uint8_t>(family));
   rtnl_route_set_table(r.get(), RT_TABLE_MAIN);
-  rtnl_route_set_protocol(r.get(), RTPROT_STATIC);
+  // A delete matches on protocol and scope when they are given: leave them open so a
+  // route that `ip route add` (protocol boot) made can be deleted too.
+  rtnl_route_set_protocol(r.get(), add ? RTPROT_STATIC : RTPROT_UNSPEC);
   rtnl_route_set_type(r.get(), RTN_UNICAST);
   IpAddress d = dst;
   d.family = family;
@@ -294,7 +296,11 @@ void route_change(StackImpl& stack, bool add, int family, const IpAddress& gatew
     throw_nl(call, "setting the destination", rc, stack.kind());
   }
   // Without a gateway the destination is on the link itself.
-  rtnl_route_set_scope(r.get(), gateway.family == 0 ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
+  if (add) {
+    rtnl_route_set_scope(r.get(), gateway.family == 0 ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
+  } else {
+    rtnl_route_set_scope(r.get(), RT_SCOPE_NOWHERE);
+  }
   rtnl_nexthop* nh = rtnl_route_nh_alloc();
   if (nh == nullptr) throw NetworkError(fmt::format("{}: out of memory", call));
   if (ifindex > 0) rtnl_route_nh_set_ifindex(nh, ifindex);

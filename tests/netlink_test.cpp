@@ -209,6 +209,17 @@ TEST(netlink_test, default_and_prefix_routes) {
   EXPECT_EQ(route_errno(*h.stack, "fd00:97::5"), 0);
   EXPECT_THROW(h.stack->iproute_add(AF_INET6, "fc00:21::fe", "fd00:99::", 64, h.a),
                NetworkError);  // exists
+  // Routes made by others (ip: protocol boot) can be deleted too, IPv4 ones as well.
+  ASSERT_TRUE(h.ns.ip("addr add 10.21.0.1/24 dev r6a"));
+  ASSERT_TRUE(h.ns.ip("route add 10.99.0.0/16 via 10.21.0.254"));
+  h.stack->iproute_del(AF_INET, "10.21.0.254", "10.99.0.0", 16);
+  EXPECT_EQ(capture(fmt::format("ip -n {} route show 10.99.0.0/16", h.ns.name())), "");
+  ASSERT_TRUE(h.ns.ip("-6 route add fd00:96::/64 via fc00:21::fd"));
+  h.stack->iproute_del(AF_INET6, "fc00:21::fd", "fd00:96::", 64);
+  EXPECT_EQ(route_errno(*h.stack, "fd00:96::5"), ENETUNREACH);
+  h.stack->iproute_add(AF_INET, "10.21.0.254");  // an IPv4 default route
+  EXPECT_THAT(capture(fmt::format("ip -n {} route show default", h.ns.name())),
+              HasSubstr("via 10.21.0.254"));
   EXPECT_THROW(h.stack->iproute_add(AF_INET6, ""), RepyArgumentError);
   EXPECT_THROW(h.stack->iproute_add(AF_INET6, "gw"), RepyArgumentError);
   EXPECT_THROW(h.stack->iproute_add(AF_INET6, "fc00:21::ff", "", 64), RepyArgumentError);
