@@ -19,7 +19,8 @@ struct SocketEntry {
 };
 
 /// The sockets of `protocol` in the stack whose local port is `port` and whose local
-/// address is `local` or a wildcard (:: or 0.0.0.0). Reads the table through a
+/// address is `local` or a wildcard (:: or 0.0.0.0); when `local` is itself ::, every
+/// socket on the port (a wildcard bind conflicts with all of them). Reads the table through a
 /// NETLINK_SOCK_DIAG socket made inside the stack, so other processes' sockets count.
 /// Returns an empty list when the table cannot be read; never throws.
 std::vector<SocketEntry> sockets_holding(StackImpl& stack, int protocol,
