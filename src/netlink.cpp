@@ -2,6 +2,8 @@
 // the stack (nl_socket_set_fd), so a request can only reach the stack it is meant for.
 #include "detail/netlink.hpp"
 
+#include <arpa/inet.h>
+#include <fmt/format.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -18,12 +20,9 @@
 #include <netlink/socket.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fmt/format.h>
 #include <functional>
 #include <memory>
 
@@ -110,8 +109,7 @@ LinkPtr get_link(nl_sock* sk, StackImpl& stack, std::string_view call, int ifind
                                 ifindex > 0 || n.empty() ? nullptr : n.c_str(), &link);
   if (rc < 0) {
     if (ifindex > 0) {
-      throw_nl(call, fmt::format("looking up interface index {}", ifindex), rc,
-               stack.kind());
+      throw_nl(call, fmt::format("looking up interface index {}", ifindex), rc, stack.kind());
     }
     throw_nl(call, fmt::format("looking up interface '{}'", name), rc, stack.kind());
   }
@@ -180,9 +178,8 @@ void link_set_mac(StackImpl& stack, int ifindex, const MacAddress& mac) {
 }
 
 void link_set_mtu(StackImpl& stack, int ifindex, int mtu) {
-  change_link(stack, "linksetmtu", ifindex, [mtu](rtnl_link* l) {
-    rtnl_link_set_mtu(l, static_cast<unsigned>(mtu));
-  });
+  change_link(stack, "linksetmtu", ifindex,
+              [mtu](rtnl_link* l) { rtnl_link_set_mtu(l, static_cast<unsigned>(mtu)); });
 }
 
 int link_get_mtu(StackImpl& stack, int ifindex) {
@@ -214,8 +211,7 @@ void link_add(StackImpl& stack, std::string_view name, int ifindex, std::string_
     }
     if (id < 1 || id > 4094) {
       throw RepyArgumentError(fmt::format(
-          "{}: data: a vlan link needs 'PARENT:ID' with 1 <= ID <= 4094 (value '{}')",
-          call, data));
+          "{}: data: a vlan link needs 'PARENT:ID' with 1 <= ID <= 4094 (value '{}')", call, data));
     }
     auto sk = open_socket(stack, call);
     auto parent = get_link(sk.get(), stack, call, 0, data.substr(0, colon));
@@ -249,13 +245,12 @@ void link_del(StackImpl& stack, std::string_view name, int ifindex) {
   }
   auto sk = open_socket(stack, call);
   if (int rc = rtnl_link_delete(sk.get(), link.get()); rc < 0) {
-    throw_nl(call, fmt::format("deleting link '{}' (index {})", name, ifindex), rc,
-             stack.kind());
+    throw_nl(call, fmt::format("deleting link '{}' (index {})", name, ifindex), rc, stack.kind());
   }
 }
 
-void addr_change(StackImpl& stack, bool add, const IpAddress& addr, int prefixlen,
-                 int ifindex, bool nodad) {
+void addr_change(StackImpl& stack, bool add, const IpAddress& addr, int prefixlen, int ifindex,
+                 bool nodad) {
   std::string_view call = add ? "ipaddr_add" : "ipaddr_del";
   RtAddrPtr a(rtnl_addr_alloc());
   if (!a) throw NetworkError(fmt::format("{}: out of memory", call));

@@ -3,6 +3,7 @@
 #include "detail/resolver.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <poll.h>
@@ -13,7 +14,6 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fmt/format.h>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -71,8 +71,7 @@ std::string nameserver_entry(std::string_view word) {
     int port = 0;
     if (!is_ip_literal(addr) || addr.find('%') != std::string_view::npos) return {};
     if (rest.empty()) return std::string(addr);
-    if (rest.front() != ':' || !parse_int(rest.substr(1), port) || port < 1 ||
-        port > 65535) {
+    if (rest.front() != ':' || !parse_int(rest.substr(1), port) || port < 1 || port > 65535) {
       return {};
     }
     return fmt::format("[{}]:{}", addr, port);
@@ -104,8 +103,7 @@ AddrInfo to_addrinfo(const sockaddr* sa, int socktype, int protocol) {
 }
 
 // Parses an IP (IPv6 with an optional numeric or named zone, or IPv4) into `ss`.
-socklen_t to_sockaddr(std::string_view ip, int port, sockaddr_storage& ss,
-                      std::string_view call) {
+socklen_t to_sockaddr(std::string_view ip, int port, sockaddr_storage& ss, std::string_view call) {
   std::memset(&ss, 0, sizeof ss);
   auto pct = ip.find('%');
   std::string addr(ip.substr(0, pct));
@@ -116,7 +114,8 @@ socklen_t to_sockaddr(std::string_view ip, int port, sockaddr_storage& ss,
     if (pct != std::string_view::npos) {
       auto zone = ip.substr(pct + 1);
       int idx = 0;
-      if (!parse_int(zone, idx)) idx = static_cast<int>(::if_nametoindex(std::string(zone).c_str()));
+      if (!parse_int(zone, idx))
+        idx = static_cast<int>(::if_nametoindex(std::string(zone).c_str()));
       if (idx <= 0) {
         throw RepyArgumentError(fmt::format("{}: ip: unknown zone (value '{}')", call, ip));
       }
@@ -154,15 +153,15 @@ int stack_close(ares_socket_t fd, void*) { return ::close(fd); }
 int stack_connect(ares_socket_t fd, const sockaddr* sa, ares_socklen_t len, void*) {
   return ::connect(fd, sa, len);
 }
-ares_ssize_t stack_recvfrom(ares_socket_t fd, void* buf, size_t len, int flags,
-                            sockaddr* from, ares_socklen_t* fromlen, void*) {
+ares_ssize_t stack_recvfrom(ares_socket_t fd, void* buf, size_t len, int flags, sockaddr* from,
+                            ares_socklen_t* fromlen, void*) {
   return ::recvfrom(fd, buf, len, flags, from, fromlen);
 }
 ares_ssize_t stack_sendv(ares_socket_t fd, const iovec* iov, int n, void*) {
   return ::writev(fd, iov, n);
 }
-constexpr ares_socket_functions kStackSocketFunctions = {
-    stack_socket, stack_close, stack_connect, stack_recvfrom, stack_sendv};
+constexpr ares_socket_functions kStackSocketFunctions = {stack_socket, stack_close, stack_connect,
+                                                         stack_recvfrom, stack_sendv};
 
 void library_init() {
   static const int rc = ares_library_init(ARES_LIB_INIT_ALL);
@@ -254,16 +253,15 @@ std::string resolv_conf_text(std::string_view text_or_path) {
   auto first = trim(text_or_path.substr(0, text_or_path.find('\n')));
   auto first_word = first.substr(0, first.find_first_of(" \t"));
   bool is_text = text_or_path.find('\n') != std::string_view::npos || first.empty() ||
-                 first_word == "nameserver" || first_word == "search" ||
-                 first_word == "domain" || first_word == "options" ||
-                 first.front() == '#' || first.front() == ';';
+                 first_word == "nameserver" || first_word == "search" || first_word == "domain" ||
+                 first_word == "options" || first.front() == '#' || first.front() == ';';
   if (is_text) return std::string(text_or_path);
   std::ifstream in{std::string(first)};
   if (!in) {
-    throw RepyArgumentError(fmt::format(
-        "iothdns_update: resolvconf: neither resolv.conf text nor a readable file "
-        "(value '{}')",
-        text_or_path));
+    throw RepyArgumentError(
+        fmt::format("iothdns_update: resolvconf: neither resolv.conf text nor a readable file "
+                    "(value '{}')",
+                    text_or_path));
   }
   std::ostringstream out;
   out << in.rdbuf();
@@ -295,8 +293,8 @@ Resolver::Resolver(StackImpl& stack, const ResolvConf* conf) : stack_(stack) {
     rc = ares_init_options(&channel_, &opts, mask);
   }
   if (rc != ARES_SUCCESS) {
-    throw NetworkError(fmt::format("iothdns_update: c-ares init on the {} stack: {}",
-                                   stack.kind(), ares_strerror(rc)));
+    throw NetworkError(fmt::format("iothdns_update: c-ares init on the {} stack: {}", stack.kind(),
+                                   ares_strerror(rc)));
   }
   ares_set_socket_functions(channel_, &kStackSocketFunctions, &stack_);
   if (conf != nullptr) {
@@ -308,9 +306,9 @@ Resolver::Resolver(StackImpl& stack, const ResolvConf* conf) : stack_(stack) {
     rc = ares_set_servers_ports_csv(channel_, csv.c_str());
     if (rc != ARES_SUCCESS) {
       ares_destroy(channel_);
-      throw RepyArgumentError(fmt::format(
-          "iothdns_update: nameserver: c-ares refuses the servers (value '{}'): {}", csv,
-          ares_strerror(rc)));
+      throw RepyArgumentError(
+          fmt::format("iothdns_update: nameserver: c-ares refuses the servers (value '{}'): {}",
+                      csv, ares_strerror(rc)));
     }
   }
 }
@@ -335,9 +333,8 @@ void Resolver::run_until(const bool& done) {
     timeval tv{};
     timeval* tvp = ares_timeout(channel_, nullptr, &tv);
     if (n == 0 && tvp == nullptr) break;  // nothing pending: the callback must have run
-    int ms = tvp == nullptr
-                 ? -1
-                 : static_cast<int>(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
+    int ms =
+        tvp == nullptr ? -1 : static_cast<int>(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
     int rc = ::poll(pfds, n, ms);
     if (rc < 0) {
       if (errno == EINTR) continue;
@@ -394,9 +391,9 @@ std::vector<AddrInfo> Resolver::getaddrinfo(std::string_view host, std::string_v
     run_until(result.done);
   }
   if (!result.done || result.status != ARES_SUCCESS) {
-    throw NetworkAddressError(fmt::format(
-        "getaddrinfo: '{}' does not resolve on the {} stack: {}", host, stack_.kind(),
-        result.done ? ares_strerror(result.status) : "no answer"));
+    throw NetworkAddressError(
+        fmt::format("getaddrinfo: '{}' does not resolve on the {} stack: {}", host, stack_.kind(),
+                    result.done ? ares_strerror(result.status) : "no answer"));
   }
   if (!(flags & AI_CANONNAME) && !result.out.empty()) result.out.front().canonname.clear();
   return result.out;
@@ -422,14 +419,14 @@ std::pair<std::string, std::string> Resolver::getnameinfo(std::string_view ip, i
   };
   {
     std::lock_guard lock(mu_);
-    ares_getnameinfo(channel_, reinterpret_cast<sockaddr*>(&ss), len,
-                     ni_flags_to_ares(flags), callback, &result);
+    ares_getnameinfo(channel_, reinterpret_cast<sockaddr*>(&ss), len, ni_flags_to_ares(flags),
+                     callback, &result);
     run_until(result.done);
   }
   if (!result.done || result.status != ARES_SUCCESS) {
-    throw NetworkAddressError(fmt::format(
-        "getnameinfo: '{}' has no name on the {} stack: {}", ip, stack_.kind(),
-        result.done ? ares_strerror(result.status) : "no answer"));
+    throw NetworkAddressError(
+        fmt::format("getnameinfo: '{}' has no name on the {} stack: {}", ip, stack_.kind(),
+                    result.done ? ares_strerror(result.status) : "no answer"));
   }
   if (result.service.empty()) result.service = std::to_string(port);
   // c-ares 1.18 writes a zero scope as "%0" after a numeric IPv6 host; getnameinfo(3)
@@ -440,8 +437,8 @@ std::pair<std::string, std::string> Resolver::getnameinfo(std::string_view ip, i
   return {result.host, result.service};
 }
 
-std::vector<AddrInfo> system_getaddrinfo(std::string_view host, std::string_view port,
-                                         int family, int type, int proto, int flags) {
+std::vector<AddrInfo> system_getaddrinfo(std::string_view host, std::string_view port, int family,
+                                         int type, int proto, int flags) {
   addrinfo hints{};
   hints.ai_family = family;
   hints.ai_socktype = type;
@@ -449,8 +446,8 @@ std::vector<AddrInfo> system_getaddrinfo(std::string_view host, std::string_view
   hints.ai_flags = flags;
   addrinfo* res = nullptr;
   std::string h(host), p(port);
-  int rc = ::getaddrinfo(h.empty() ? nullptr : h.c_str(), p.empty() ? nullptr : p.c_str(),
-                         &hints, &res);
+  int rc =
+      ::getaddrinfo(h.empty() ? nullptr : h.c_str(), p.empty() ? nullptr : p.c_str(), &hints, &res);
   if (rc != 0) {
     throw NetworkAddressError(
         fmt::format("getaddrinfo: '{}' does not resolve: {}", h, ::gai_strerror(rc)));
@@ -465,8 +462,7 @@ std::vector<AddrInfo> system_getaddrinfo(std::string_view host, std::string_view
   return out;
 }
 
-std::pair<std::string, std::string> system_getnameinfo(std::string_view ip, int port,
-                                                       int flags) {
+std::pair<std::string, std::string> system_getnameinfo(std::string_view ip, int port, int flags) {
   constexpr std::string_view call = "getnameinfo";
   check_port(port, call);
   sockaddr_storage ss;

@@ -3,14 +3,14 @@
 #include "repy/stack.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <net/if.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <memory>
 #include <string>
 
@@ -28,16 +28,15 @@ void StackImpl::configure_resolver(std::string_view) {
   throw NetworkError(
       fmt::format("iothdns_update: the {} stack has no configurable resolver", kind()));
 }
-std::pair<std::string, std::string> StackImpl::reverse_resolve(std::string_view ip, int,
-                                                               int) {
+std::pair<std::string, std::string> StackImpl::reverse_resolve(std::string_view ip, int, int) {
   throw NetworkAddressError(
       fmt::format("getnameinfo: the {} stack cannot look up '{}'", kind(), ip));
 }
 void StackImpl::add_vde_interface(std::string_view ifname, std::string_view) {
-  throw NetworkError(fmt::format(
-      "iplink_add: interface '{}': VDE interfaces can only be added to a vdestack, not "
-      "to the {} stack",
-      ifname, kind()));
+  throw NetworkError(
+      fmt::format("iplink_add: interface '{}': VDE interfaces can only be added to a vdestack, not "
+                  "to the {} stack",
+                  ifname, kind()));
 }
 
 // ---- StackBase
@@ -49,8 +48,8 @@ std::shared_ptr<Resolver> StackBase::resolver() {
   return resolver_;
 }
 
-std::vector<AddrInfo> StackBase::resolve(std::string_view host, std::string_view port,
-                                         int family, int type, int proto, int flags) {
+std::vector<AddrInfo> StackBase::resolve(std::string_view host, std::string_view port, int family,
+                                         int type, int proto, int flags) {
   // Without a host there is nothing to ask a server; getaddrinfo(3) answers the
   // wildcard or loopback address locally.
   if (host.empty()) return system_getaddrinfo(host, port, family, type, proto, flags);
@@ -59,8 +58,7 @@ std::vector<AddrInfo> StackBase::resolve(std::string_view host, std::string_view
   return r->getaddrinfo(host, port, family, type, proto, flags);
 }
 
-std::vector<boost::asio::ip::address_v6> StackBase::interface_addresses(
-    std::string_view ifname) {
+std::vector<boost::asio::ip::address_v6> StackBase::interface_addresses(std::string_view ifname) {
   return netlink::addresses(*this, ifname);
 }
 
@@ -71,8 +69,8 @@ void StackBase::configure_resolver(std::string_view resolvconf_text) {
   resolver_ = std::move(fresh);
 }
 
-std::pair<std::string, std::string> StackBase::reverse_resolve(std::string_view ip,
-                                                               int port, int flags) {
+std::pair<std::string, std::string> StackBase::reverse_resolve(std::string_view ip, int port,
+                                                               int flags) {
   auto r = resolver();
   if (!r) return system_getnameinfo(ip, port, flags);
   return r->getnameinfo(ip, port, flags);
@@ -109,8 +107,7 @@ using detail::netlink::MacAddress;
 
 [[noreturn]] void bad_argument(std::string_view call, std::string_view argument,
                                std::string_view what, std::string_view value) {
-  throw RepyArgumentError(
-      fmt::format("{}: {}: {} (value '{}')", call, argument, what, value));
+  throw RepyArgumentError(fmt::format("{}: {}: {} (value '{}')", call, argument, what, value));
 }
 
 bool parse_int(std::string_view s, int& out) {
@@ -148,8 +145,7 @@ IpAddress parse_ip(std::string_view call, std::string_view argument, int family,
 void check_prefix(std::string_view call, int family, int prefixlen) {
   int max = family == AF_INET ? 32 : 128;
   if (prefixlen < 0 || prefixlen > max) {
-    bad_argument(call, "prefixlen", fmt::format("must be 0..{}", max),
-                 std::to_string(prefixlen));
+    bad_argument(call, "prefixlen", fmt::format("must be 0..{}", max), std::to_string(prefixlen));
   }
 }
 
@@ -159,10 +155,8 @@ void check_ifindex(std::string_view call, int ifindex) {
 
 void check_ifname(std::string_view call, std::string_view ifname) {
   // The kernel's own rule (dev_valid_name): 1..15 bytes, no '/', ':' or white space.
-  bool ok = !ifname.empty() && ifname.size() < IFNAMSIZ && ifname != "." &&
-            ifname != ".." &&
-            ifname.find_first_of(std::string_view("/: \t\n\r\v\f\0", 10)) ==
-                std::string_view::npos;
+  bool ok = !ifname.empty() && ifname.size() < IFNAMSIZ && ifname != "." && ifname != ".." &&
+            ifname.find_first_of(std::string_view("/: \t\n\r\v\f\0", 10)) == std::string_view::npos;
   if (!ok) bad_argument(call, "ifname", "not a valid interface name", ifname);
 }
 
@@ -177,8 +171,8 @@ MacAddress parse_mac(std::string_view call, std::string_view text) {
       ++pos;
     }
     unsigned value = 0;
-    auto [p, ec] = std::from_chars(text.data() + pos,
-                                   text.data() + std::min(pos + 2, text.size()), value, 16);
+    auto [p, ec] =
+        std::from_chars(text.data() + pos, text.data() + std::min(pos + 2, text.size()), value, 16);
     if (ec != std::errc() || p != text.data() + pos + 2) {
       bad_argument(call, "mac", "not a MAC address like 80:00:42:0e:e7:3a", text);
     }
@@ -222,8 +216,8 @@ std::vector<ConfItem> split_config(std::string_view call, std::string_view confi
 
 [[noreturn]] void throw_socket_errno(std::string_view call, int family, int type, int err,
                                      std::string_view kind) {
-  auto msg = fmt::format("{}: family {} type {} on the {} stack: {} (errno {})", call,
-                         family, type, kind, std::strerror(err), err);
+  auto msg = fmt::format("{}: family {} type {} on the {} stack: {} (errno {})", call, family, type,
+                         kind, std::strerror(err), err);
   switch (err) {
     case EPERM:
     case EACCES:
@@ -310,17 +304,17 @@ IothConf parse_iothconf(std::string_view config) {
       if (!parse_int(item.value, c.ifindex) || c.ifindex <= 0) {
         bad_argument(call, "ifindex", "must be a number > 0", item.value);
       }
-    } else if (key == "dhcp" || key == "dhcp4" || key == "dhcp6" || key == "rd" ||
-               key == "rd6" || key == "slaac" || key == "auto" || key == "auto4" ||
-               key == "auto6" || key == "fqdn" || key == "debug") {
+    } else if (key == "dhcp" || key == "dhcp4" || key == "dhcp6" || key == "rd" || key == "rd6" ||
+               key == "slaac" || key == "auto" || key == "auto4" || key == "auto6" ||
+               key == "fqdn" || key == "debug") {
       bad_argument(call, key,
                    fmt::format("'{}' (automatic configuration) is not supported; use "
                                "ip=, gw=, dns=",
                                key),
                    config);
     } else if (key == "stack" || key == "vnl") {
-      bad_argument(call, key,
-                   fmt::format("'{}=' only belongs in the Stack constructor", key), config);
+      bad_argument(call, key, fmt::format("'{}=' only belongs in the Stack constructor", key),
+                   config);
     } else {
       bad_argument(call, key, fmt::format("unknown key '{}'", key), config);
     }
@@ -346,8 +340,7 @@ void apply_iothconf(Stack& stack, const IothConf& c, std::string_view config) {
   if (c.has_mac) detail::netlink::link_set_mac(impl, ifindex, c.mac);
   if (c.touches_link()) detail::netlink::link_set_updown(impl, ifindex, true);
   for (const auto& ip : c.ips) {
-    detail::netlink::addr_change(impl, true, ip.addr, ip.prefixlen, ifindex,
-                                 impl.skip_dad());
+    detail::netlink::addr_change(impl, true, ip.addr, ip.prefixlen, ifindex, impl.skip_dad());
   }
   for (const auto& gw : c.gws) {
     IpAddress any;
@@ -501,8 +494,7 @@ void Stack::ipaddr_del(int family, std::string_view addr, int prefixlen, int ifi
 namespace {
 
 void route_call(detail::StackImpl& impl, std::string_view call, bool add, int family,
-                std::string_view gw, std::string_view dst, int dst_prefixlen,
-                int ifindex) {
+                std::string_view gw, std::string_view dst, int dst_prefixlen, int ifindex) {
   IpAddress gateway;
   if (!gw.empty()) {
     gateway = parse_ip(call, "gw", family, gw);
@@ -524,19 +516,18 @@ void route_call(detail::StackImpl& impl, std::string_view call, bool add, int fa
     bad_argument(call, "gw", "a route needs a gateway or an ifindex", gw);
   }
   if (ifindex < 0) bad_argument(call, "ifindex", "must be >= 0", std::to_string(ifindex));
-  detail::netlink::route_change(impl, add, family, gateway, destination, dst_prefixlen,
-                                ifindex);
+  detail::netlink::route_change(impl, add, family, gateway, destination, dst_prefixlen, ifindex);
 }
 
 }  // namespace
 
-void Stack::iproute_add(int family, std::string_view gw, std::string_view dst,
-                        int dst_prefixlen, int ifindex) {
+void Stack::iproute_add(int family, std::string_view gw, std::string_view dst, int dst_prefixlen,
+                        int ifindex) {
   route_call(*impl_, "iproute_add", true, family, gw, dst, dst_prefixlen, ifindex);
 }
 
-void Stack::iproute_del(int family, std::string_view gw, std::string_view dst,
-                        int dst_prefixlen, int ifindex) {
+void Stack::iproute_del(int family, std::string_view gw, std::string_view dst, int dst_prefixlen,
+                        int ifindex) {
   route_call(*impl_, "iproute_del", false, family, gw, dst, dst_prefixlen, ifindex);
 }
 
@@ -548,9 +539,8 @@ void Stack::iothdns_update(std::string_view resolvconf) {
   impl_->configure_resolver(detail::resolv_conf_text(resolvconf));
 }
 
-std::vector<AddrInfo> Stack::getaddrinfo(std::string_view host, std::string_view port,
-                                         int family, int type, int proto,
-                                         int flags) const {
+std::vector<AddrInfo> Stack::getaddrinfo(std::string_view host, std::string_view port, int family,
+                                         int type, int proto, int flags) const {
   if (host.find('\0') != std::string_view::npos) {
     bad_argument("getaddrinfo", "host", "contains a NUL byte", host);
   }

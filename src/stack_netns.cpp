@@ -2,6 +2,7 @@
 // socket is made. A socket keeps the namespace it was born in, so the calling thread
 // switches in, calls socket(), and switches straight back.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -12,7 +13,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fmt/format.h>
 #include <string>
 
 #include "detail/fd.hpp"
@@ -57,8 +57,7 @@ std::shared_ptr<StackImpl> make_netns_stack(std::string_view name_or_path) {
   constexpr std::string_view call = "Stack::netns";
   if (name_or_path.empty() || name_or_path.find('\0') != std::string_view::npos) {
     throw RepyArgumentError(fmt::format(
-        "{}: name_or_path: needs a namespace name or path (value '{}')", call,
-        name_or_path));
+        "{}: name_or_path: needs a namespace name or path (value '{}')", call, name_or_path));
   }
   std::string path = name_or_path.find('/') == std::string_view::npos
                          ? fmt::format("/run/netns/{}", name_or_path)
@@ -70,8 +69,8 @@ std::shared_ptr<StackImpl> make_netns_stack(std::string_view name_or_path) {
   Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (ns.get() < 0) {
     int err = errno;
-    auto msg = fmt::format("{}: cannot open network namespace '{}' ({}): {}", call,
-                           name_or_path, path, std::strerror(err));
+    auto msg = fmt::format("{}: cannot open network namespace '{}' ({}): {}", call, name_or_path,
+                           path, std::strerror(err));
     if (err == EPERM || err == EACCES) throw ResourceForbiddenError(msg);
     throw NetworkError(msg);
   }
@@ -79,8 +78,8 @@ std::shared_ptr<StackImpl> make_netns_stack(std::string_view name_or_path) {
   // network one.
   int type = ::ioctl(ns.get(), NS_GET_NSTYPE);
   if (type != CLONE_NEWNET) {
-    throw NetworkError(fmt::format("{}: '{}' ({}) is not a network namespace", call,
-                                   name_or_path, path));
+    throw NetworkError(
+        fmt::format("{}: '{}' ({}) is not a network namespace", call, name_or_path, path));
   }
   auto stack = std::make_shared<NetnsStack>(std::move(ns), std::string(name_or_path));
   // Entering a namespace needs CAP_SYS_ADMIN: find out now, not at the first socket.

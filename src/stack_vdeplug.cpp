@@ -18,11 +18,12 @@ extern "C" {
 #include <libvdeplug.h>
 }
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fmt/format.h>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -81,9 +82,8 @@ class TapPlug {
   void run() noexcept {
     // Large enough for a jumbo frame plus headers, as vdeplug itself allows.
     std::vector<char> buf(9216 + 14 + 4);
-    pollfd pfd[] = {{stop_.get(), POLLIN, 0},
-                    {tap_.get(), POLLIN, 0},
-                    {vde_datafd(conn_.get()), POLLIN, 0}};
+    pollfd pfd[] = {
+        {stop_.get(), POLLIN, 0}, {tap_.get(), POLLIN, 0}, {vde_datafd(conn_.get()), POLLIN, 0}};
     for (;;) {
       int rc = ::poll(pfd, 3, -1);
       if (rc < 0) {
@@ -127,9 +127,9 @@ Fd open_tap(StackImpl& stack, std::string_view ifname, std::string_view call) {
   Fd sock(probe);
   Fd ns(::ioctl(sock.get(), SIOCGSKNS));
   if (!ns) {
-    throw_errno(fmt::format("{}: '{}': finding the {} stack's namespace", call, ifname,
-                            stack.kind()),
-                errno);
+    throw_errno(
+        fmt::format("{}: '{}': finding the {} stack's namespace", call, ifname, stack.kind()),
+        errno);
   }
   Fd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!home) throw_errno(fmt::format("{}: '{}': own namespace", call, ifname), errno);

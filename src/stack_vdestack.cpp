@@ -10,9 +10,10 @@ extern "C" {
 #include <vdestack.h>
 }
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 #include <mutex>
 #include <string>
 #include <vector>

@@ -1,12 +1,13 @@
 // Netlink configuration through Stack: every call is checked by reading the kernel's
 // state back (netlink or `ip`), inside namespaces the test builds and removes.
+#include "detail/netlink.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <string>
 
-#include "detail/netlink.hpp"
 #include "detail/stack_impl.hpp"
 #include "stack_fixtures.hpp"
 
@@ -152,8 +153,7 @@ TEST(netlink_test, mtu_and_up_down_are_applied) {
   EXPECT_THAT(capture(fmt::format("ip -n {} -o link show r6a", h.ns.name())),
               testing::Not(HasSubstr(",UP")));
   h.stack->linksetupdown(h.a, true);
-  EXPECT_THAT(capture(fmt::format("ip -n {} -o link show r6a", h.ns.name())),
-              HasSubstr(",UP"));
+  EXPECT_THAT(capture(fmt::format("ip -n {} -o link show r6a", h.ns.name())), HasSubstr(",UP"));
   try {
     h.stack->linksetupdown(98765, true);
     ADD_FAILURE() << "a missing link was set up";
@@ -255,8 +255,7 @@ TEST(netlink_test, veth_between_two_namespaces_carries_traffic) {
   OwnedFd rx(bindable(r, "fc00:22::2"));
   OwnedFd tx(bindable(l, "fc00:22::1"));
   auto dst = v6("fc00:22::2", local_port(rx.get()));
-  ASSERT_EQ(::sendto(tx.get(), "veth", 4, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst),
-            4);
+  ASSERT_EQ(::sendto(tx.get(), "veth", 4, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst), 4);
   ASSERT_TRUE(wait_readable(rx.get()));
   char buf[16];
   EXPECT_EQ(::recv(rx.get(), buf, sizeof buf, 0), 4);

@@ -1,5 +1,7 @@
 // The per-stack resolver: resolv.conf parsing, and a real dnsmasq (started by the test,
 // on ::1 or inside a namespace it builds) answering through the stack's own sockets.
+#include "detail/resolver.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netdb.h>
@@ -7,7 +9,6 @@
 #include <fstream>
 #include <string>
 
-#include "detail/resolver.hpp"
 #include "detail/stack_impl.hpp"
 #include "stack_fixtures.hpp"
 
@@ -32,8 +33,8 @@ std::vector<std::string> ips(const std::vector<repy::AddrInfo>& infos) {
 
 // What dnsmasq knows: one AAAA, one name with a PTR, and NXDOMAIN for the rest of .test.
 std::vector<std::string> zone_args() {
-  return {"--address=/name.test/fc00::5", "--host-record=host.test,fc00::6",
-          "--local=/test/", "--local=/0.0.c.f.ip6.arpa/"};
+  return {"--address=/name.test/fc00::5", "--host-record=host.test,fc00::6", "--local=/test/",
+          "--local=/0.0.c.f.ip6.arpa/"};
 }
 
 const char* kFastFail = "options timeout:1 attempts:1\n";
@@ -77,9 +78,7 @@ TEST(resolver_test, malformed_resolv_conf_names_the_line) {
 TEST(resolver_test, text_or_path) {
   EXPECT_EQ(resolv_conf_text("nameserver ::1"), "nameserver ::1");
   std::string path = fmt::format("/tmp/{}", unique_name("repy6-resolv-"));
-  {
-    std::ofstream(path) << "nameserver fc00::53\n";
-  }
+  { std::ofstream(path) << "nameserver fc00::53\n"; }
   EXPECT_EQ(resolv_conf_text(path), "nameserver fc00::53\n");
   std::remove(path.c_str());
   EXPECT_THROW(resolv_conf_text(path), RepyArgumentError);

@@ -56,8 +56,7 @@ Totals totals(const Context& c) {
 
 // TCP: client on (a, a_ip) connects to server on (b, b_ip), sends "hello", gets it
 // echoed, closes. Checks data and both contexts' totals to the unit.
-void tcp_echo(const Stack& a, const std::string& a_ip, const Stack& b,
-              const std::string& b_ip) {
+void tcp_echo(const Stack& a, const std::string& a_ip, const Stack& b, const std::string& b_ip) {
   Context client(Policy::unlimited(), a);
   Context server(Policy::unlimited(), b);
   int sport = free_port(b, b_ip, SOCK_STREAM);
@@ -101,8 +100,7 @@ void tcp_echo(const Stack& a, const std::string& a_ip, const Stack& b,
 }
 
 // UDP: a message and its reply between two listening sockets.
-void udp_echo(const Stack& a, const std::string& a_ip, const Stack& b,
-              const std::string& b_ip) {
+void udp_echo(const Stack& a, const std::string& a_ip, const Stack& b, const std::string& b_ip) {
   Context ca(Policy::unlimited(), a);
   Context cb(Policy::unlimited(), b);
   int aport = free_port(a, a_ip, SOCK_DGRAM);
@@ -212,11 +210,9 @@ TEST(stack_api_test, an_address_only_the_host_has_is_not_bindable_in_a_stack) {
   Stack s("vdestack");
   Context c(Policy::unlimited(), s);
   int port = free_port(s, "::1", SOCK_DGRAM);
-  EXPECT_THROW(c.listenformessage_ipv6(host_ip, port), repy::AddressBindingError)
-      << host_ip;
+  EXPECT_THROW(c.listenformessage_ipv6(host_ip, port), repy::AddressBindingError) << host_ip;
   EXPECT_THROW(c.listenforconnection_ipv6(host_ip, port), repy::AddressBindingError);
-  EXPECT_THROW(c.sendmessage_ipv6("::1", port, "x", host_ip, port),
-               repy::AddressBindingError);
+  EXPECT_THROW(c.sendmessage_ipv6("::1", port, "x", host_ip, port), repy::AddressBindingError);
   // The same address works on the host stack.
   Context h;
   int hport = free_port(Stack::host(), host_ip, SOCK_DGRAM);
@@ -232,8 +228,7 @@ TEST(stack_api_test, getmyip_needs_a_route_in_the_stack) {
   // With a default route the answer is the stack's own address (finding it sends no
   // packet: a UDP connect only picks the route).
   TmpPath link2;
-  Stack routed("stack=vdestack,vnl=ptp://" + link2.path() +
-               ",eth,ip=fc00:55::1/64,gw=fc00:55::ff");
+  Stack routed("stack=vdestack,vnl=ptp://" + link2.path() + ",eth,ip=fc00:55::1/64,gw=fc00:55::ff");
   EXPECT_EQ(Context(Policy::unlimited(), routed).getmyip_ipv6(), "fc00:55::1");
 }
 
@@ -241,9 +236,9 @@ TEST(stack_api_test, getaddripv6_asks_the_stacks_resolver) {
   if (!have_dnsmasq()) GTEST_SKIP() << "/usr/sbin/dnsmasq is not installed";
   Netns ns;
   REQUIRE_NETNS(ns);
-  Dnsmasq dns({"--address=/name.test/fc00::5", "--local=/test/", "--port=53",
-               "--listen-address=::1"},
-              ns.name());
+  Dnsmasq dns(
+      {"--address=/name.test/fc00::5", "--local=/test/", "--port=53", "--listen-address=::1"},
+      ns.name());
   Stack s = Stack::netns(ns.name());
   s.iothdns_update("nameserver ::1\noptions timeout:1 attempts:1\n");
   eventually([&] { return s.getaddrinfo("name.test", "", AF_INET6); });  // server is up

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -18,7 +19,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,10 +71,11 @@ class Netns {
   bool ok_ = false;
 };
 
-#define REQUIRE_NETNS(ns)                                                                 \
-  do {                                                                                    \
-    if (!(ns).ok()) GTEST_SKIP() << "cannot create network namespaces (needs root and " \
-                                    "'ip netns add')";                                     \
+#define REQUIRE_NETNS(ns)                                                 \
+  do {                                                                    \
+    if (!(ns).ok())                                                       \
+      GTEST_SKIP() << "cannot create network namespaces (needs root and " \
+                      "'ip netns add')";                                  \
   } while (0)
 
 /// A temporary path for a VDE ptp/hub socket, removed by the destructor.
@@ -102,8 +103,8 @@ inline std::optional<std::string> vde_unavailable() {
   return std::nullopt;
 }
 
-#define REQUIRE_VDE()                                                   \
-  do {                                                                  \
+#define REQUIRE_VDE()                                                       \
+  do {                                                                      \
     if (auto why = stack_fixtures::vde_unavailable()) GTEST_SKIP() << *why; \
   } while (0)
 
@@ -127,10 +128,9 @@ class Dnsmasq {
   Dnsmasq(std::vector<std::string> args, const std::string& netns = {}) {
     std::vector<std::string> argv;
     if (!netns.empty()) argv = {"/usr/sbin/ip", "netns", "exec", netns};
-    argv.insert(argv.end(), {"/usr/sbin/dnsmasq", "--no-daemon", "--no-resolv",
-                             "--no-hosts", "--conf-file=/dev/null", "--bind-interfaces",
-                             "--pid-file=", "--user=root", "--group=root", "--log-facility=-",
-                             "--quiet-dhcp"});
+    argv.insert(argv.end(), {"/usr/sbin/dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts",
+                             "--conf-file=/dev/null", "--bind-interfaces", "--pid-file=",
+                             "--user=root", "--group=root", "--log-facility=-", "--quiet-dhcp"});
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = ::fork();
     if (pid_ == 0) {

@@ -41,8 +41,8 @@ std::string udp_roundtrip(const Stack& from, const std::string& from_ip, const S
   OwnedFd rx(udp_bound(to, to_ip));
   OwnedFd tx(udp_bound(from, from_ip));
   auto dst = v6(to_ip, local_port(rx.get()));
-  if (::sendto(tx.get(), payload.data(), payload.size(), 0,
-               reinterpret_cast<sockaddr*>(&dst), sizeof dst) < 0) {
+  if (::sendto(tx.get(), payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&dst),
+               sizeof dst) < 0) {
     return fmt::format("sendto: {}", std::strerror(errno));
   }
   if (!wait_readable(rx.get())) return "";
@@ -63,8 +63,7 @@ TEST(stack_test, unknown_stack_name_is_an_argument_error) {
   EXPECT_THAT(argument_error([] { Stack("picotcp"); }), HasSubstr("picotcp"));
   EXPECT_THAT(argument_error([] { Stack(""); }), HasSubstr("unknown stack"));
   EXPECT_THAT(argument_error([] { Stack("stack=lwip,eth"); }), HasSubstr("lwip"));
-  EXPECT_THAT(argument_error([] { Stack("kernel", {"ptp:///tmp/x"}); }),
-              HasSubstr("vdeurls"));
+  EXPECT_THAT(argument_error([] { Stack("kernel", {"ptp:///tmp/x"}); }), HasSubstr("vdeurls"));
 }
 
 TEST(stack_test, unsupported_configuration_keys_are_named) {
@@ -80,14 +79,14 @@ TEST(stack_test, unsupported_configuration_keys_are_named) {
 
 TEST(stack_test, malformed_configuration_values_are_argument_errors) {
   const char* bad[] = {
-      "stack=vdestack,ip=fc00::1",          // no prefix length
-      "stack=vdestack,ip=fc00::zz/64",      // not an address
-      "stack=vdestack,ip=fc00::1/129",      // prefix too long
-      "stack=vdestack,ip=10.0.0.1/33",      // IPv4 prefix too long
-      "stack=vdestack,gw=",                 // empty value
-      "stack=vdestack,gw=gateway",          // a name, not an address
-      "stack=vdestack,dns=ns.example",      // a name, not an address
-      "stack=vdestack,mac=00:11:22",        // short MAC
+      "stack=vdestack,ip=fc00::1",             // no prefix length
+      "stack=vdestack,ip=fc00::zz/64",         // not an address
+      "stack=vdestack,ip=fc00::1/129",         // prefix too long
+      "stack=vdestack,ip=10.0.0.1/33",         // IPv4 prefix too long
+      "stack=vdestack,gw=",                    // empty value
+      "stack=vdestack,gw=gateway",             // a name, not an address
+      "stack=vdestack,dns=ns.example",         // a name, not an address
+      "stack=vdestack,mac=00:11:22",           // short MAC
       "stack=vdestack,mac=01:00:5e:00:00:01",  // a group address
       "stack=vdestack,mac=00:11:22:33:44:gg",  // not hex
       "stack=vdestack,ifindex=zero",
@@ -98,8 +97,7 @@ TEST(stack_test, malformed_configuration_values_are_argument_errors) {
       "stack=vdestack,domain=x.test",  // a domain without a server
   };
   for (const char* config : bad) {
-    EXPECT_THAT(argument_error([&] { Stack{config}; }), HasSubstr("value"))
-        << "config: " << config;
+    EXPECT_THAT(argument_error([&] { Stack{config}; }), HasSubstr("value")) << "config: " << config;
   }
 }
 
@@ -135,8 +133,7 @@ TEST(stack_test, two_vdestacks_on_a_ptp_link_talk) {
   TmpPath link;
   Stack a("stack=vdestack,vnl=ptp://" + link.path() + ",eth,ip=fc00:6::1/64");
   Stack b("stack=vdestack,vnl=ptp://" + link.path() + ",eth,ip=fc00:6::2/64");
-  EXPECT_EQ(udp_roundtrip(a, "fc00:6::1", b, "fc00:6::2", "hello over vde"),
-            "hello over vde");
+  EXPECT_EQ(udp_roundtrip(a, "fc00:6::1", b, "fc00:6::2", "hello over vde"), "hello over vde");
   EXPECT_EQ(udp_roundtrip(b, "fc00:6::2", a, "fc00:6::1", "and back"), "and back");
 }
 
@@ -345,8 +342,9 @@ TEST(stack_test, unprivileged_vdestack_gets_one_url_and_a_clear_error_for_more) 
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ::unlink((one.path() + "b").c_str());
   ASSERT_TRUE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == 20) GTEST_SKIP() << "an unprivileged process cannot make a vdestack here (user "
-                                          "namespaces off or /dev/net/tun not open to it)";
+  if (WEXITSTATUS(status) == 20)
+    GTEST_SKIP() << "an unprivileged process cannot make a vdestack here (user "
+                    "namespaces off or /dev/net/tun not open to it)";
   EXPECT_EQ(WEXITSTATUS(status), 0)
       << "10 setresuid, 11 no vde0, 12/15 other error, 13 no error, 14 message";
 }

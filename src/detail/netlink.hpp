@@ -3,14 +3,14 @@
 // so configuring one stack never touches another or the host.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <boost/asio/ip/address_v6.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <sys/socket.h>
 
 namespace repy::detail {
 
@@ -52,8 +52,8 @@ void link_add(StackImpl& stack, std::string_view name, int ifindex, std::string_
 void link_del(StackImpl& stack, std::string_view name, int ifindex);
 
 /// Adds (or deletes) an address; `nodad` skips duplicate address detection.
-void addr_change(StackImpl& stack, bool add, const IpAddress& addr, int prefixlen,
-                 int ifindex, bool nodad);
+void addr_change(StackImpl& stack, bool add, const IpAddress& addr, int prefixlen, int ifindex,
+                 bool nodad);
 
 /// Adds (or deletes) a route in the main table. `dst_prefixlen` 0 with an unspecified
 /// `dst` is the default route; a gateway of family 0 means "directly on ifindex".

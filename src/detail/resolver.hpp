@@ -51,12 +51,11 @@ class Resolver {
 
   /// getaddrinfo(3) semantics; flags are AI_* values.
   /// @throws NetworkAddressError when the name does not resolve.
-  std::vector<AddrInfo> getaddrinfo(std::string_view host, std::string_view port,
-                                    int family, int type, int proto, int flags);
+  std::vector<AddrInfo> getaddrinfo(std::string_view host, std::string_view port, int family,
+                                    int type, int proto, int flags);
   /// getnameinfo(3) semantics; flags are NI_* values.
   /// @throws NetworkAddressError when nothing is found; RepyArgumentError for a bad ip.
-  std::pair<std::string, std::string> getnameinfo(std::string_view ip, int port,
-                                                  int flags);
+  std::pair<std::string, std::string> getnameinfo(std::string_view ip, int port, int flags);
 
  private:
   void run_until(const bool& done);  // drives the channel until `done`
@@ -68,10 +67,9 @@ class Resolver {
 
 /// getaddrinfo(3) through the system resolver, converted to AddrInfo.
 /// @throws NetworkAddressError when the name does not resolve.
-std::vector<AddrInfo> system_getaddrinfo(std::string_view host, std::string_view port,
-                                         int family, int type, int proto, int flags);
+std::vector<AddrInfo> system_getaddrinfo(std::string_view host, std::string_view port, int family,
+                                         int type, int proto, int flags);
 /// getnameinfo(3) through the system resolver.
-std::pair<std::string, std::string> system_getnameinfo(std::string_view ip, int port,
-                                                       int flags);
+std::pair<std::string, std::string> system_getnameinfo(std::string_view ip, int port, int flags);
 
 }  // namespace repy::detail

@@ -25,10 +25,9 @@ class StackBase : public StackImpl {
   StackBase(const StackBase&) = delete;
   StackBase& operator=(const StackBase&) = delete;
 
-  std::vector<AddrInfo> resolve(std::string_view host, std::string_view port, int family,
-                                int type, int proto, int flags) override;
-  std::vector<boost::asio::ip::address_v6> interface_addresses(
-      std::string_view ifname) override;
+  std::vector<AddrInfo> resolve(std::string_view host, std::string_view port, int family, int type,
+                                int proto, int flags) override;
+  std::vector<boost::asio::ip::address_v6> interface_addresses(std::string_view ifname) override;
   void configure_resolver(std::string_view resolvconf_text) override;
   std::pair<std::string, std::string> reverse_resolve(std::string_view ip, int port,
                                                       int flags) override;

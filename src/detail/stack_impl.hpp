@@ -26,13 +26,12 @@ class StackImpl {
 
   /// Resolves through this stack's resolver; `flags` etc. as getaddrinfo(3).
   /// @throws NetworkAddressError when the name does not resolve.
-  virtual std::vector<AddrInfo> resolve(std::string_view host, std::string_view port,
-                                        int family, int type, int proto, int flags) = 0;
+  virtual std::vector<AddrInfo> resolve(std::string_view host, std::string_view port, int family,
+                                        int type, int proto, int flags) = 0;
 
   /// The IPv6 addresses (IPv4 ones as ::ffff:a.b.c.d) of an interface of this stack;
   /// empty when it has none or does not exist.
-  virtual std::vector<boost::asio::ip::address_v6> interface_addresses(
-      std::string_view ifname) = 0;
+  virtual std::vector<boost::asio::ip::address_v6> interface_addresses(std::string_view ifname) = 0;
 
   // ---- added for the stack backends (src/stack*.cpp); defaults keep simple fakes
   //      (tests' own StackImpl subclasses) compiling.
