@@ -28,11 +28,18 @@ namespace repy {
 namespace detail {
 
 std::shared_ptr<UdpServerImpl> ContextState::udp_listener(const LocalKey& key) const {
-  std::lock_guard lock(registry_mutex);
+  std::unique_lock lock(registry_mutex);
   auto it = udp_listeners.find(key);
   if (it == udp_listeners.end()) return nullptr;
   auto listener = it->second.lock();
-  return listener && !listener->closed() ? listener : nullptr;
+  if (!listener) return nullptr;
+  if (listener->closed()) {
+    // Closing elsewhere right now: the caller will bind the address itself.
+    lock.unlock();
+    listener->wait_released();
+    return nullptr;
+  }
+  return listener;
 }
 
 bool ContextState::has_tcp_listener(const LocalKey& key) const {

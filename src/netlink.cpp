@@ -200,7 +200,10 @@ void link_add(StackImpl& stack, std::string_view name, int ifindex, std::string_
     }
     link.reset(rtnl_link_veth_alloc());
     if (!link) throw NetworkError(fmt::format("{}: out of memory", call));
-    rtnl_link_set_name(rtnl_link_veth_get_peer(link.get()), std::string(data).c_str());
+    // rtnl_link_veth_get_peer() hands out a reference of its own: the LinkPtr gives it
+    // back (the peer itself goes with the link).
+    LinkPtr peer(rtnl_link_veth_get_peer(link.get()));
+    rtnl_link_set_name(peer.get(), std::string(data).c_str());
   } else if (type == "vlan") {
     auto colon = data.rfind(':');
     int id = -1;

@@ -101,6 +101,8 @@ bool SocketBase::close_fd() noexcept {
   std::unique_lock lock(guard_);
   fd_.reset();
   hold_.release();
+  released_.store(true, std::memory_order_release);
+  released_.notify_all();
   return true;
 }
 
@@ -345,7 +347,12 @@ std::optional<std::size_t> UdpServerImpl::send_to(std::string_view call, const s
   int err = 0;
   {
     std::shared_lock lock(guard_);
-    if (closed()) return std::nullopt;
+    if (closed()) {
+      // The caller will bind the address itself, so it must be free by then.
+      lock.unlock();
+      wait_released();
+      return std::nullopt;
+    }
     do {
       sent = sys::sendto(fd_.get(), message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
                          reinterpret_cast<const sockaddr*>(&to), sizeof to);

@@ -36,6 +36,9 @@ class SocketBase {
   SocketBase& operator=(const SocketBase&) = delete;
 
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+  /// After closed() turned true: waits until close_fd() has really closed the fd, so
+  /// that the address it held is free again.
+  void wait_released() const noexcept { released_.wait(false, std::memory_order_acquire); }
   int native_handle() const noexcept;
   /// Waits until poll() reports `events` (or an error, hang-up, or local close).
   bool wait_for(short events, std::chrono::milliseconds timeout) const;
@@ -50,6 +53,7 @@ class SocketBase {
   std::shared_ptr<ContextState> context_;
   mutable std::shared_mutex guard_;
   std::atomic<bool> closed_{false};
+  std::atomic<bool> released_{false};
   Fd fd_;
   Hold hold_;
 };
