@@ -313,8 +313,8 @@ std::string Context::getmyip_ipv6() {
     int err = errno;
     if (err == ENETUNREACH || err == EHOSTUNREACH || err == ENETDOWN || err == EADDRNOTAVAIL ||
         err == EINVAL) {
-      throw InternetConnectivityError(fmt::format(
-          "{}: no route to the IPv6 Internet: {} (errno {})", call, std::strerror(err), err));
+      throw InternetConnectivityError(
+          fmt::format("{}: no route to the IPv6 Internet: {}", call, errno_text(err)));
     }
     throw_network_error(call, Op::other, err, state_->stack.impl(), ends);
   }

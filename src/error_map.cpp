@@ -14,11 +14,15 @@
 
 namespace repy::detail {
 
-namespace {
+std::string errno_text(int err) { return fmt::format("{} (errno {})", std::strerror(err), err); }
 
-std::string errno_text(int err) {
-  return fmt::format("{} (errno {})", std::strerror(err), err);
+void throw_stack_error(std::string_view what, int err) {
+  auto message = fmt::format("{}: {}", what, errno_text(err));
+  if (err == EPERM || err == EACCES) throw ResourceForbiddenError(message);
+  throw NetworkError(message);
 }
+
+namespace {
 
 std::string where(const Endpoints& ends) {
   std::string out = fmt::format("[{}]:{}", to_text(ends.local), ends.local_port);

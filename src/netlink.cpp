@@ -1,5 +1,6 @@
 // Netlink configuration through libnl-route-3, on a NETLINK_ROUTE socket made inside
 // the stack (nl_socket_set_fd), so a request can only reach the stack it is meant for.
+#include "detail/error_map.hpp"
 #include "detail/netlink.hpp"
 
 #include <arpa/inet.h>
@@ -60,10 +61,7 @@ using CachePtr = std::unique_ptr<nl_cache, CacheFree>;
 
 [[noreturn]] void throw_errno(std::string_view call, std::string_view what, int err,
                               std::string_view kind) {
-  auto msg = fmt::format("{}: {} on the {} stack: {} (errno {})", call, what, kind,
-                         std::strerror(err), err);
-  if (err == EPERM || err == EACCES) throw ResourceForbiddenError(msg);
-  throw NetworkError(msg);
+  throw_stack_error(fmt::format("{}: {} on the {} stack", call, what, kind), err);
 }
 
 // libnl folds errno into its own codes; EPERM and EACCES come back as these two.

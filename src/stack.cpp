@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "detail/error_map.hpp"
 #include "detail/netlink.hpp"
 #include "detail/resolver.hpp"
 #include "detail/stack_backends.hpp"
@@ -216,20 +217,16 @@ std::vector<ConfItem> split_config(std::string_view call, std::string_view confi
 
 [[noreturn]] void throw_socket_errno(std::string_view call, int family, int type, int err,
                                      std::string_view kind) {
-  auto msg = fmt::format("{}: family {} type {} on the {} stack: {} (errno {})", call, family, type,
-                         kind, std::strerror(err), err);
+  auto what = fmt::format("{}: family {} type {} on the {} stack", call, family, type, kind);
   switch (err) {
-    case EPERM:
-    case EACCES:
-      throw ResourceForbiddenError(msg);
     case EAFNOSUPPORT:
     case EINVAL:
     case EPROTONOSUPPORT:
     case ESOCKTNOSUPPORT:
     case EPROTOTYPE:
-      throw RepyArgumentError(msg);
+      throw RepyArgumentError(fmt::format("{}: {}", what, detail::errno_text(err)));
     default:
-      throw NetworkError(msg);
+      detail::throw_stack_error(what, err);
   }
 }
 

@@ -29,6 +29,7 @@ extern "C" {
 #include <thread>
 #include <vector>
 
+#include "detail/error_map.hpp"
 #include "detail/fd.hpp"
 #include "detail/stack_backends.hpp"
 #include "repy/errors.hpp"
@@ -36,11 +37,6 @@ extern "C" {
 namespace repy::detail {
 namespace {
 
-[[noreturn]] void throw_errno(std::string_view what, int err) {
-  auto msg = fmt::format("{}: {} (errno {})", what, std::strerror(err), err);
-  if (err == EPERM || err == EACCES) throw ResourceForbiddenError(msg);
-  throw NetworkError(msg);
-}
 
 struct VdeConnClose {
   void operator()(VDECONN* c) const noexcept { vde_close(c); }
@@ -53,7 +49,7 @@ VdeConnPtr open_vde(std::string_view url, std::string_view call) {
   VDECONN* conn = vde_open(u.data(), descr, nullptr);
   if (conn == nullptr) {
     int err = errno != 0 ? errno : EINVAL;
-    throw_errno(fmt::format("{}: cannot open VDE URL '{}'", call, url), err);
+    throw_stack_error(fmt::format("{}: cannot open VDE URL '{}'", call, url), err);
   }
   return VdeConnPtr(conn);
 }
@@ -66,7 +62,7 @@ class TapPlug {
  public:
   TapPlug(Fd tap, VdeConnPtr conn) : tap_(std::move(tap)), conn_(std::move(conn)) {
     stop_ = Fd(::eventfd(0, EFD_CLOEXEC));
-    if (!stop_) throw_errno("vdestack: eventfd", errno);
+    if (!stop_) throw_stack_error("vdestack: eventfd", errno);
     thread_ = std::thread([this] { run(); });
   }
   TapPlug(const TapPlug&) = delete;
@@ -121,20 +117,20 @@ namespace {
 Fd open_tap(StackImpl& stack, std::string_view ifname, std::string_view call) {
   int probe = stack.make_socket(AF_INET6, SOCK_DGRAM, 0);
   if (probe < 0) {
-    throw_errno(fmt::format("{}: '{}': socket in the {} stack", call, ifname, stack.kind()),
+    throw_stack_error(fmt::format("{}: '{}': socket in the {} stack", call, ifname, stack.kind()),
                 -probe);
   }
   Fd sock(probe);
   Fd ns(::ioctl(sock.get(), SIOCGSKNS));
   if (!ns) {
-    throw_errno(
+    throw_stack_error(
         fmt::format("{}: '{}': finding the {} stack's namespace", call, ifname, stack.kind()),
         errno);
   }
   Fd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (!home) throw_errno(fmt::format("{}: '{}': own namespace", call, ifname), errno);
+  if (!home) throw_stack_error(fmt::format("{}: '{}': own namespace", call, ifname), errno);
   if (::setns(ns.get(), CLONE_NEWNET) != 0) {
-    throw_errno(fmt::format("{}: '{}': entering the {} stack's namespace (a VDE interface "
+    throw_stack_error(fmt::format("{}: '{}': entering the {} stack's namespace (a VDE interface "
                             "made by repy6 needs CAP_SYS_ADMIN)",
                             call, ifname, stack.kind()),
                 errno);
@@ -155,7 +151,7 @@ Fd open_tap(StackImpl& stack, std::string_view ifname, std::string_view call) {
                  std::strerror(errno));
     std::abort();
   }
-  if (!tap) throw_errno(fmt::format("{}: tap interface '{}'", call, ifname), err);
+  if (!tap) throw_stack_error(fmt::format("{}: tap interface '{}'", call, ifname), err);
   return tap;
 }
 

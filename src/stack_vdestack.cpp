@@ -18,6 +18,7 @@ extern "C" {
 #include <string>
 #include <vector>
 
+#include "detail/error_map.hpp"
 #include "detail/fd.hpp"
 #include "detail/netlink.hpp"
 #include "detail/stack_backends.hpp"
@@ -26,11 +27,6 @@ extern "C" {
 namespace repy::detail {
 namespace {
 
-[[noreturn]] void throw_errno(std::string_view what, int err) {
-  auto msg = fmt::format("{}: {} (errno {})", what, std::strerror(err), err);
-  if (err == EPERM || err == EACCES) throw ResourceForbiddenError(msg);
-  throw NetworkError(msg);
-}
 
 class VdeStack final : public StackBase {
  public:
@@ -74,7 +70,7 @@ std::shared_ptr<StackImpl> make_vdestack(const std::vector<std::string>& urls) {
   // vde_msocket would then wait forever: check the device first.
   if (!urls.empty()) {
     Fd tun(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-    if (!tun) throw_errno("Stack: vdestack: /dev/net/tun cannot be opened", errno);
+    if (!tun) throw_stack_error("Stack: vdestack: /dev/net/tun cannot be opened", errno);
   }
   // Preferred: libvdestack makes only the namespace and repy6 plugs every interface in
   // itself, because libvdestack never closes the VDE connection of the interface it
@@ -85,7 +81,7 @@ std::shared_ptr<StackImpl> make_vdestack(const std::vector<std::string>& urls) {
     errno = 0;
     vdestack* raw = vde_addstack(nullptr, nullptr);
     if (raw == nullptr) {
-      throw_errno("Stack: vdestack: cannot make the stack's namespace",
+      throw_stack_error("Stack: vdestack: cannot make the stack's namespace",
                   errno != 0 ? errno : EINVAL);
     }
     stack = std::make_shared<VdeStack>(raw);
@@ -105,7 +101,7 @@ std::shared_ptr<StackImpl> make_vdestack(const std::vector<std::string>& urls) {
     errno = 0;
     vdestack* raw = vde_addstack(first.data(), ifname);
     if (raw == nullptr) {
-      throw_errno(fmt::format("Stack: vdestack: cannot open VDE URL '{}'", first),
+      throw_stack_error(fmt::format("Stack: vdestack: cannot open VDE URL '{}'", first),
                   errno != 0 ? errno : EINVAL);
     }
     stack = std::make_shared<VdeStack>(raw);

@@ -1,6 +1,7 @@
 // The one place where an errno becomes a Repy exception.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "detail/address.hpp"
@@ -44,6 +45,14 @@ struct Endpoints {
 }  // namespace repy::detail
 
 namespace repy::detail {
+/// "strerror (errno N)", the way every message shows an errno.
+std::string errno_text(int err);
+
+/// Raises the error of a stack operation that is not a socket call (making a stack,
+/// netlink, a VDE plug): ResourceForbiddenError when a privilege is missing (EPERM,
+/// EACCES), NetworkError otherwise; the message is "what: strerror (errno N)".
+[[noreturn]] void throw_stack_error(std::string_view what, int err);
+
 /// Whether an errno from send/recv/accept is one nobody foresaw, after which the socket
 /// is closed and SocketClosedLocal raised (SPEC section 4).
 bool closes_socket(int err) noexcept;
