@@ -33,6 +33,8 @@
 
 #include <repy/repy.hpp>
 
+#include "detail/fd.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -44,29 +46,7 @@ constexpr int repy_tcp_cap = 10000;  // Repy's SO_SNDBUF/SO_RCVBUF cap for TCP
 // ---- raw sockets -------------------------------------------------------------------
 
 /// An fd the benchmark owns; closed exactly once.
-class Fd {
- public:
-  Fd() noexcept = default;
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const noexcept { return fd_; }
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  }
-
- private:
-  int fd_ = -1;
-};
+using Fd = repy::detail::Fd;
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::runtime_error(what + ": " + std::strerror(errno));

@@ -221,6 +221,41 @@ bool bindable(ContextState& state, const address_v6& address) {
   return ::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0;
 }
 
+// Sanity of the four address arguments a sending call takes (SPEC section 3).
+Endpoints check_endpoints(std::string_view call, std::string_view destip, int destport,
+                          std::string_view localip, int localport) {
+  Endpoints ends;
+  ends.remote = parse_ip(call, "destip", destip);
+  check_port(call, "destport", destport);
+  ends.local = parse_ip(call, "localip", localip);
+  check_port(call, "localport", localport);
+  ends.remote_port = destport;
+  ends.local_port = localport;
+  if (same_address(ends.local, ends.remote) && localport == destport) {
+    throw_argument_error(call, "localip/localport", "is the same as destip/destport",
+                         fmt::format("[{}]:{}", localip, localport));
+  }
+  return ends;
+}
+
+// What a listening call has after its checks: the address and the insocket it holds.
+struct ListenStart {
+  Endpoints ends;
+  Hold insocket;
+};
+
+// A listener's sanity and permission checks, then its insocket.
+ListenStart start_listen(ContextState& state, std::string_view call, std::string_view localip,
+                         int localport, bool tcp) {
+  ListenStart start;
+  start.ends.local = parse_ip(call, "localip", localip);
+  check_port(call, "localport", localport);
+  start.ends.local_port = localport;
+  permit_local(state, call, start.ends.local, localport, tcp);
+  start.insocket = state.nanny.acquire(Resource::insockets, call);
+  return start;
+}
+
 }  // namespace
 }  // namespace detail
 
@@ -336,21 +371,11 @@ std::size_t Context::sendmessage_ipv6(std::string_view destip, int destport,
                                       int localport) {
   constexpr std::string_view call = "sendmessage_ipv6";
   ContextState& state = *state_;
-  Endpoints ends;
-  ends.remote = parse_ip(call, "destip", destip);
-  check_port(call, "destport", destport);
-  ends.local = parse_ip(call, "localip", localip);
-  check_port(call, "localport", localport);
-  ends.remote_port = destport;
-  ends.local_port = localport;
+  const Endpoints ends = check_endpoints(call, destip, destport, localip, localport);
   if (message.size() > max_datagram) {
     throw RepyArgumentError(fmt::format(
         "{}: message is {} bytes, more than the {}-byte datagram limit", call, message.size(),
         max_datagram));
-  }
-  if (same_address(ends.local, ends.remote) && localport == destport) {
-    throw_argument_error(call, "localip/localport", "is the same as destip/destport",
-                         fmt::format("[{}]:{}", localip, localport));
   }
   permit_local(state, call, ends.local, localport, false);
   const bool loop = is_loopback(ends.remote);
@@ -381,20 +406,10 @@ TCPSocket Context::openconnection_ipv6(std::string_view destip, int destport,
                                        double timeout) {
   constexpr std::string_view call = "openconnection_ipv6";
   ContextState& state = *state_;
-  Endpoints ends;
-  ends.remote = parse_ip(call, "destip", destip);
-  check_port(call, "destport", destport);
-  ends.local = parse_ip(call, "localip", localip);
-  check_port(call, "localport", localport);
-  ends.remote_port = destport;
-  ends.local_port = localport;
+  const Endpoints ends = check_endpoints(call, destip, destport, localip, localport);
   if (!std::isfinite(timeout) || timeout <= 0) {
     throw_argument_error(call, "timeout", "must be a finite number of seconds above 0",
                          fmt::format("{}", timeout));
-  }
-  if (same_address(ends.local, ends.remote) && localport == destport) {
-    throw_argument_error(call, "localip/localport", "is the same as destip/destport",
-                         fmt::format("[{}]:{}", localip, localport));
   }
   permit_local(state, call, ends.local, localport, true);
   const bool loop = is_loopback(ends.remote);
@@ -421,12 +436,7 @@ TCPSocket Context::openconnection_ipv6(std::string_view destip, int destport,
 TCPServerSocket Context::listenforconnection_ipv6(std::string_view localip, int localport) {
   constexpr std::string_view call = "listenforconnection_ipv6";
   ContextState& state = *state_;
-  Endpoints ends;
-  ends.local = parse_ip(call, "localip", localip);
-  check_port(call, "localport", localport);
-  ends.local_port = localport;
-  permit_local(state, call, ends.local, localport, true);
-  Hold insocket = state.nanny.acquire(Resource::insockets, call);
+  auto [ends, insocket] = start_listen(state, call, localip, localport, true);
 
   const LocalKey key(ends.local, localport);
   if (state.has_tcp_listener(key)) {
@@ -457,12 +467,7 @@ TCPServerSocket Context::listenforconnection_ipv6(std::string_view localip, int 
 UDPServerSocket Context::listenformessage_ipv6(std::string_view localip, int localport) {
   constexpr std::string_view call = "listenformessage_ipv6";
   ContextState& state = *state_;
-  Endpoints ends;
-  ends.local = parse_ip(call, "localip", localip);
-  check_port(call, "localport", localport);
-  ends.local_port = localport;
-  permit_local(state, call, ends.local, localport, false);
-  Hold insocket = state.nanny.acquire(Resource::insockets, call);
+  auto [ends, insocket] = start_listen(state, call, localip, localport, false);
 
   const LocalKey key(ends.local, localport);
   if (state.udp_listener(key) ||

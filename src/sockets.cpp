@@ -35,6 +35,17 @@ Resource recv_resource(bool loopback) noexcept {
   return loopback ? Resource::looprecv : Resource::netrecv;
 }
 
+// Drops a closing listener from its context's registry, unless the entry is already
+// someone else's. From a destructor the weak pointer has expired, hence that test.
+template <class Impl>
+void forget_listener(std::map<LocalKey, std::weak_ptr<Impl>>& registry, const LocalKey& key,
+                     const Impl* self) noexcept {
+  if (auto it = registry.find(key);
+      it != registry.end() && (it->second.expired() || it->second.lock().get() == self)) {
+    registry.erase(it);
+  }
+}
+
 [[noreturn]] void throw_closed_local(std::string_view call) {
   throw SocketClosedLocal(fmt::format("{}: the socket is closed", call));
 }
@@ -240,11 +251,7 @@ TcpServerImpl::~TcpServerImpl() { close(); }
 bool TcpServerImpl::close() noexcept {
   if (!close_fd()) return false;
   std::lock_guard lock(context_->registry_mutex);
-  auto& map = context_->tcp_listeners;
-  if (auto it = map.find(key_);
-      it != map.end() && (it->second.expired() || it->second.lock().get() == this)) {
-    map.erase(it);
-  }
+  forget_listener(context_->tcp_listeners, key_, this);
   return true;
 }
 
@@ -302,11 +309,7 @@ bool UdpServerImpl::close() noexcept {
   if (!close_fd()) return false;
   UdpListenerSet::instance().remove(&context_->stack.impl(), key_);
   std::lock_guard lock(context_->registry_mutex);
-  auto& map = context_->udp_listeners;
-  if (auto it = map.find(key_);
-      it != map.end() && (it->second.expired() || it->second.lock().get() == this)) {
-    map.erase(it);
-  }
+  forget_listener(context_->udp_listeners, key_, this);
   return true;
 }
 

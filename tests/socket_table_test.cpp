@@ -30,6 +30,7 @@
 
 #include "detail/stack_impl.hpp"
 #include "repy/stack.hpp"
+#include "detail/fd.hpp"
 
 // Self-contained on purpose: everything here is plain POSIX, so the helpers live in
 // this file rather than in the shared black-box support header.
@@ -39,31 +40,7 @@ using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 /// A file descriptor the test owns; closed exactly once.
-class Fd {
- public:
-  Fd() noexcept = default;
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-
-  int get() const noexcept { return fd_; }
-  explicit operator bool() const noexcept { return fd_ >= 0; }
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  }
-
- private:
-  int fd_ = -1;
-};
+using Fd = repy::detail::Fd;
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 

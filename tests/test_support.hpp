@@ -33,38 +33,15 @@
 
 #include <repy/repy.hpp>
 
+#include "detail/fd.hpp"
+
 namespace repy_test {
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
 /// A file descriptor the test owns; closed exactly once.
-class Fd {
- public:
-  Fd() noexcept = default;
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-
-  int get() const noexcept { return fd_; }
-  explicit operator bool() const noexcept { return fd_ >= 0; }
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using Fd = repy::detail::Fd;
 
 inline std::string errno_text(std::string_view what) {
   return std::string(what) + ": " + std::strerror(errno);
