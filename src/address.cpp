@@ -5,6 +5,7 @@
 #include <net/if.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -43,7 +44,47 @@ std::string quote(std::string_view value) {
   return out;
 }
 
+namespace {
+
+// Programs send to the same few addresses over and over; each thread remembers the last
+// texts it parsed and printed, so the hot path skips inet_pton/inet_ntop. Only plain
+// literals are remembered: a zone name's index can change with the interfaces.
+struct ParsedText {
+  std::string text;
+  address_v6 address;
+};
+constexpr std::size_t remembered = 4;
+thread_local std::array<ParsedText, remembered> parsed_texts;
+thread_local std::size_t next_parsed = 0;
+
+struct PrintedAddress {
+  address_v6::bytes_type bytes{};
+  unsigned long scope = 0;
+  std::string text;
+};
+thread_local PrintedAddress last_printed;
+
+address_v6 parse_ip_uncached(std::string_view call, std::string_view argument,
+                             std::string_view value);
+
+}  // namespace
+
 address_v6 parse_ip(std::string_view call, std::string_view argument, std::string_view value) {
+  for (const auto& entry : parsed_texts) {
+    if (!entry.text.empty() && entry.text == value) return entry.address;
+  }
+  address_v6 address = parse_ip_uncached(call, argument, value);
+  if (address.scope_id() == 0 && value.size() <= INET6_ADDRSTRLEN) {
+    parsed_texts[next_parsed] = ParsedText{std::string(value), address};
+    next_parsed = (next_parsed + 1) % remembered;
+  }
+  return address;
+}
+
+namespace {
+
+address_v6 parse_ip_uncached(std::string_view call, std::string_view argument,
+                             std::string_view value) {
   auto fail = [&](std::string_view what) { throw_argument_error(call, argument, what, value); };
   if (value.empty()) fail("is empty, expected an IPv6 address");
   if (value.find('\0') != std::string_view::npos) fail("contains a NUL byte");
@@ -92,6 +133,8 @@ address_v6 parse_ip(std::string_view call, std::string_view argument, std::strin
   return address;
 }
 
+}  // namespace
+
 void check_port(std::string_view call, std::string_view argument, int port) {
   if (port < 1 || port > 65535) {
     throw_argument_error(call, argument, "is not a port between 1 and 65535",
@@ -106,11 +149,18 @@ bool is_loopback(const address_v6& address) noexcept {
 }
 
 std::string to_text(const address_v6& address) {
+  const auto bytes = address.to_bytes();
+  if (!last_printed.text.empty() && last_printed.bytes == bytes &&
+      last_printed.scope == address.scope_id()) {
+    return last_printed.text;
+  }
   char buffer[INET6_ADDRSTRLEN] = {};
-  auto bytes = address.to_bytes();
   ::inet_ntop(AF_INET6, bytes.data(), buffer, sizeof buffer);
-  if (address.scope_id() != 0) return fmt::format("{}%{}", buffer, address.scope_id());
-  return buffer;
+  std::string text = address.scope_id() != 0
+                         ? fmt::format("{}%{}", buffer, address.scope_id())
+                         : std::string(buffer);
+  last_printed = PrintedAddress{bytes, address.scope_id(), text};
+  return text;
 }
 
 }  // namespace repy::detail

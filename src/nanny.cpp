@@ -100,11 +100,14 @@ void Nanny::charge(Resource r, double amount) noexcept {
   if (!(amount > 0) || std::isinf(amount)) return;
   auto& bucket = renewable_[static_cast<std::size_t>(r)];
   const double limit = policy_.limit(r);
+  bucket.total.fetch_add(amount, std::memory_order_relaxed);
+  // Without a limit there is nothing to drain: the hot path of an unlimited context
+  // takes no lock and reads no clock.
+  if (std::isinf(limit)) return;
   std::lock_guard lock(bucket.mutex);
   double now = now_seconds();
   bucket.usage = drained(bucket.usage, bucket.last_drain, limit, now) + amount;
   bucket.last_drain = now;
-  bucket.total += amount;
 }
 
 Hold Nanny::acquire(Resource r, std::string_view call) {
@@ -138,7 +141,7 @@ ResourceReport Nanny::report() const {
         const auto& bucket = renewable_[i];
         std::lock_guard lock(bucket.mutex);
         report.usage[name] = drained(bucket.usage, bucket.last_drain, limit, now);
-        report.totals[name] = bucket.total;
+        report.totals[name] = bucket.total.load(std::memory_order_relaxed);
         break;
       }
       case ResourceKind::fungible:
