@@ -326,6 +326,9 @@ std::string Context::getmyip_ipv6() {
       candidates.push_back(*preference.ip);
     } else {
       candidates = state_->stack.impl().interface_addresses(preference.iface);
+      // A link-local address is only an answer when the interface has nothing wider.
+      std::stable_partition(candidates.begin(), candidates.end(),
+                            [](const address_v6& a) { return !a.is_link_local(); });
     }
     for (const auto& candidate : candidates) {
       if (bindable(*state_, candidate)) {

@@ -251,3 +251,30 @@ TEST(stack_api_test, getaddripv6_asks_the_stacks_resolver) {
   EXPECT_EQ(t.at("netsend"), 1024);  // one successful lookup
   EXPECT_EQ(t.at("netrecv"), 4096);
 }
+
+// `resource iface` + `resource nootherips 1`: the interface's addresses (read from the
+// context's own stack) and loopback are the only local addresses allowed, and
+// getmyip_ipv6 answers the interface's global address.
+TEST(stack_api_test, nootherips_allows_only_the_named_interface_of_the_stack) {
+  NetnsPair p;
+  REQUIRE_NETNS(p.left);
+  ASSERT_TRUE(p.build("fc00:56"));
+  ASSERT_TRUE(p.left.ip("addr add fc00:57::9/128 dev lo"));
+  const int port = free_port(*p.a, "fc00:56::1", SOCK_DGRAM);
+  ASSERT_GT(port, 0);
+  Context c(Policy::parse(fmt::format("resource iface r6l\n"
+                                      "resource nootherips 1\n"
+                                      "resource messport {}\n"
+                                      "resource insockets 4\n"
+                                      "resource netsend 1000000\n"
+                                      "resource netrecv 1000000\n",
+                                      port)),
+            *p.a);
+  EXPECT_EQ(c.getmyip_ipv6(), "fc00:56::1");
+  EXPECT_NO_THROW(c.listenformessage_ipv6("fc00:56::1", port).close());
+  EXPECT_NO_THROW(c.listenformessage_ipv6("::1", port).close());
+  // On the stack, but not on the named interface.
+  EXPECT_THROW(c.listenformessage_ipv6("fc00:57::9", port), repy::ResourceForbiddenError);
+  // Only the host has this one; the policy refuses it before the stack is asked.
+  EXPECT_THROW(c.listenformessage_ipv6("fc00:58::1", port), repy::ResourceForbiddenError);
+}
