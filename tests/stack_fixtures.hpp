@@ -10,11 +10,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -49,10 +51,50 @@ inline std::string capture(const std::string& cmd) {
   return out;
 }
 
+/// Whether a name made by unique_name(prefix) belongs to a test process that is gone
+/// (killed before its destructors ran, e.g. by a sanitizer abort).
+inline bool left_by_dead_process(std::string_view name, std::string_view prefix) {
+  if (name.substr(0, prefix.size()) != prefix) return false;
+  auto rest = name.substr(prefix.size());
+  auto x = rest.find('x');
+  if (x == std::string_view::npos || x == 0) return false;
+  pid_t pid = 0;
+  for (char c : rest.substr(0, x)) {
+    if (c < '0' || c > '9') return false;
+    pid = pid * 10 + (c - '0');
+  }
+  return pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/// Removes what dead test processes left: namespaces and VDE socket files. Runs once
+/// per test process, before it makes hosts of its own.
+inline void sweep_leftovers() {
+  static const bool swept = [] {
+    std::string list = capture("ip netns list 2>/dev/null");
+    std::size_t start = 0;
+    while (start < list.size()) {
+      std::size_t end = list.find('\n', start);
+      if (end == std::string::npos) end = list.size();
+      std::string line = list.substr(start, end - start);
+      std::string name = line.substr(0, line.find(' '));
+      if (left_by_dead_process(name, "r6t")) run("ip netns del " + name);
+      start = end + 1;
+    }
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/tmp", ec)) {
+      if (left_by_dead_process(entry.path().filename().string(), "repy6-vde-")) {
+        std::filesystem::remove_all(entry.path(), ec);
+      }
+    }
+    return true;
+  }();
+  (void)swept;
+}
+
 /// A named network namespace (ip netns add), deleted by the destructor.
 class Netns {
  public:
-  Netns() : name_(unique_name("r6t")) {
+  Netns() : name_((sweep_leftovers(), unique_name("r6t"))) {
     ok_ = run("ip netns add " + name_);
     if (ok_) run(fmt::format("ip -n {} link set lo up", name_));
   }
@@ -81,7 +123,7 @@ class Netns {
 /// A temporary path for a VDE ptp/hub socket, removed by the destructor.
 class TmpPath {
  public:
-  TmpPath() : path_(fmt::format("/tmp/{}", unique_name("repy6-vde-"))) {}
+  TmpPath() : path_((sweep_leftovers(), fmt::format("/tmp/{}", unique_name("repy6-vde-")))) {}
   ~TmpPath() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
@@ -134,6 +176,8 @@ class Dnsmasq {
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = ::fork();
     if (pid_ == 0) {
+      // Should the test process die without its destructors, the server goes too.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       int null = ::open("/dev/null", O_RDWR);
       ::dup2(null, 1);
       ::dup2(null, 2);
