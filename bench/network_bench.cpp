@@ -9,6 +9,7 @@
 //
 //   network_bench [--benchmark_filter=REGEX] [--benchmark_repetitions=N] ...
 #include <arpa/inet.h>
+#include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -17,21 +18,19 @@
 
 #include <algorithm>
 #include <atomic>
-#include <benchmark/benchmark.h>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <repy/repy.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <repy/repy.hpp>
 
 #include "detail/fd.hpp"
 
@@ -75,8 +74,7 @@ struct RawOptions {
 
 /// A socket of `type` bound to [::1]:port, set up as Repy sets up its own.
 Fd raw_socket(int type, int port, RawOptions options) {
-  Fd fd(::socket(AF_INET6, type | SOCK_CLOEXEC | (options.nonblocking ? SOCK_NONBLOCK : 0),
-                 0));
+  Fd fd(::socket(AF_INET6, type | SOCK_CLOEXEC | (options.nonblocking ? SOCK_NONBLOCK : 0), 0));
   if (fd.get() < 0) fail("socket");
   if (options.buffer > 0) {
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &options.buffer, sizeof options.buffer);
@@ -156,9 +154,7 @@ std::size_t raw_recv(int fd, char* buffer, std::size_t size) {
 // ---- repy sockets ------------------------------------------------------------------
 
 repy::Policy capped_policy() { return repy::Policy::unlimited(); }
-repy::Policy kernel_buffer_policy() {
-  return repy::Policy::unlimited().with_socket_buffers(0, 0);
-}
+repy::Policy kernel_buffer_policy() { return repy::Policy::unlimited().with_socket_buffers(0, 0); }
 
 /// A connected repy TCP pair on ::1.
 struct RepyPair {
@@ -217,7 +213,8 @@ void tcp_throughput_raw(benchmark::State& state, int buffer) {
     for (auto _ : state) {
       std::size_t sent = 0, received = 0;
       while (received < chunk_bytes) {
-        if (sent < chunk_bytes) sent += raw_send(p.client.get(), std::string_view(chunk).substr(sent));
+        if (sent < chunk_bytes)
+          sent += raw_send(p.client.get(), std::string_view(chunk).substr(sent));
         std::size_t got = raw_recv(p.accepted.get(), sink.data(), chunk_bytes - received);
         received += got;
         if (got == 0 && sent == chunk_bytes) wait_for(p.accepted.get(), POLLIN);
@@ -509,9 +506,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
       if (found == medians_.end()) continue;
       const Times& raw = found->second;
       if (!header) {
-        std::printf("\n%-46s %11s %11s %9s %11s %11s %9s\n",
-                    "repy vs raw, per iteration (median)", "real repy", "real raw",
-                    "repy/raw", "cpu repy", "cpu raw", "repy/raw");
+        std::printf("\n%-46s %11s %11s %9s %11s %11s %9s\n", "repy vs raw, per iteration (median)",
+                    "real repy", "real raw", "repy/raw", "cpu repy", "cpu raw", "repy/raw");
         header = true;
       }
       std::printf("%-46s %11.0f %11.0f %9.2f %11.0f %11.0f %9.2f\n", name.c_str(), repy.real,

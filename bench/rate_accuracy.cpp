@@ -6,13 +6,13 @@
 // the moment that first second's worth was spent.
 //
 //   rate_accuracy [SECONDS]
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fmt/format.h>
 #include <string>
 
 #include "detail/fd.hpp"
@@ -62,8 +62,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: rate_accuracy [SECONDS > 0]\n");
     return 2;
   }
-  fmt::print("{:>12} {:>10} {:>14} {:>10} {:>14} {:>9}\n", "limit (B/s)", "datagram",
-             "charged (B)", "time (s)", "rate (B/s)", "rate/limit");
+  fmt::print("{:>12} {:>10} {:>14} {:>10} {:>14} {:>9}\n", "limit (B/s)", "datagram", "charged (B)",
+             "time (s)", "rate (B/s)", "rate/limit");
   for (double limit : {20000.0, 100000.0, 1000000.0}) {
     for (std::size_t size : {100u, 1000u, 9000u}) {
       Outcome o = run(limit, size, seconds);

@@ -2,6 +2,7 @@
 #include "detail/address.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <net/if.h>
 
 #include <algorithm>
@@ -9,7 +10,6 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "detail/error_map.hpp"
 
@@ -137,8 +137,7 @@ address_v6 parse_ip_uncached(std::string_view call, std::string_view argument,
 
 void check_port(std::string_view call, std::string_view argument, int port) {
   if (port < 1 || port > 65535) {
-    throw_argument_error(call, argument, "is not a port between 1 and 65535",
-                         std::to_string(port));
+    throw_argument_error(call, argument, "is not a port between 1 and 65535", std::to_string(port));
   }
 }
 
@@ -156,9 +155,8 @@ std::string to_text(const address_v6& address) {
   }
   char buffer[INET6_ADDRSTRLEN] = {};
   ::inet_ntop(AF_INET6, bytes.data(), buffer, sizeof buffer);
-  std::string text = address.scope_id() != 0
-                         ? fmt::format("{}%{}", buffer, address.scope_id())
-                         : std::string(buffer);
+  std::string text = address.scope_id() != 0 ? fmt::format("{}%{}", buffer, address.scope_id())
+                                             : std::string(buffer);
   last_printed = PrintedAddress{bytes, address.scope_id(), text};
   return text;
 }

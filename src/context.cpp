@@ -3,6 +3,7 @@
 #include "repy/context.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -13,7 +14,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "detail/address.hpp"
 #include "detail/context_state.hpp"
@@ -110,7 +110,8 @@ void permit_local(const ContextState& state, std::string_view call, const addres
           "{}: localip {} is not allowed by the policy (nootherips)", call, to_text(local)));
     }
   }
-  const bool port_ok = tcp ? state.policy.allows_connport(port) : state.policy.allows_messport(port);
+  const bool port_ok =
+      tcp ? state.policy.allows_connport(port) : state.policy.allows_messport(port);
   if (!port_ok) {
     throw ResourceForbiddenError(fmt::format("{}: localport {} is not allowed by the policy ({})",
                                              call, port, tcp ? "connport" : "messport"));
@@ -139,8 +140,7 @@ void set_reuseaddr(int fd) noexcept {
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
 }
 
-void bind_local(ContextState& state, std::string_view call, Op op, int fd,
-                const Endpoints& ends) {
+void bind_local(ContextState& state, std::string_view call, Op op, int fd, const Endpoints& ends) {
   sockaddr_in6 sa = to_sockaddr(ends.local, ends.local_port);
   if (sys::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
     throw_network_error(call, op, errno, state.stack.impl(), ends);
@@ -151,9 +151,8 @@ void bind_local(ContextState& state, std::string_view call, Op op, int fd,
 void connect_within(ContextState& state, std::string_view call, int fd, const Endpoints& ends,
                     double timeout) {
   using clock = std::chrono::steady_clock;
-  const auto deadline =
-      clock::now() + std::chrono::duration_cast<clock::duration>(
-                         std::chrono::duration<double>(std::min(timeout, 1e9)));
+  const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                           std::chrono::duration<double>(std::min(timeout, 1e9)));
   sockaddr_in6 sa = to_sockaddr(ends.remote, ends.remote_port);
   // A non-blocking connect interrupted by a signal keeps going in the background, so
   // EINTR is handled like EINPROGRESS.
@@ -175,9 +174,9 @@ void connect_within(ContextState& state, std::string_view call, int fd, const En
     if (err == 0) return;
     throw_network_error(call, Op::connect, err, state.stack.impl(), ends);
   }
-  throw TimeoutError(fmt::format("{}: connecting [{}]:{} -> [{}]:{} took longer than {} s",
-                                 call, to_text(ends.local), ends.local_port,
-                                 to_text(ends.remote), ends.remote_port, timeout));
+  throw TimeoutError(fmt::format("{}: connecting [{}]:{} -> [{}]:{} took longer than {} s", call,
+                                 to_text(ends.local), ends.local_port, to_text(ends.remote),
+                                 ends.remote_port, timeout));
 }
 
 bool is_under(std::string_view name, std::string_view domain) {
@@ -376,9 +375,9 @@ std::size_t Context::sendmessage_ipv6(std::string_view destip, int destport,
   ContextState& state = *state_;
   const Endpoints ends = check_endpoints(call, destip, destport, localip, localport);
   if (message.size() > max_datagram) {
-    throw RepyArgumentError(fmt::format(
-        "{}: message is {} bytes, more than the {}-byte datagram limit", call, message.size(),
-        max_datagram));
+    throw RepyArgumentError(
+        fmt::format("{}: message is {} bytes, more than the {}-byte datagram limit", call,
+                    message.size(), max_datagram));
   }
   permit_local(state, call, ends.local, localport, false);
   const bool loop = is_loopback(ends.remote);
@@ -405,8 +404,7 @@ std::size_t Context::sendmessage_ipv6(std::string_view destip, int destport,
 }
 
 TCPSocket Context::openconnection_ipv6(std::string_view destip, int destport,
-                                       std::string_view localip, int localport,
-                                       double timeout) {
+                                       std::string_view localip, int localport, double timeout) {
   constexpr std::string_view call = "openconnection_ipv6";
   ContextState& state = *state_;
   const Endpoints ends = check_endpoints(call, destip, destport, localip, localport);
@@ -421,8 +419,8 @@ TCPSocket Context::openconnection_ipv6(std::string_view destip, int destport,
   Hold outsocket = state.nanny.acquire(Resource::outsockets, call);
 
   if (state.has_tcp_listener(LocalKey(ends.local, localport))) {
-    throw AlreadyListeningError(fmt::format(
-        "{}: this context listens on [{}]:{}", call, to_text(ends.local), localport));
+    throw AlreadyListeningError(
+        fmt::format("{}: this context listens on [{}]:{}", call, to_text(ends.local), localport));
   }
   Fd fd = make_socket(state, call, SOCK_STREAM, ends);
   set_reuseaddr(fd.get());
@@ -443,8 +441,8 @@ TCPServerSocket Context::listenforconnection_ipv6(std::string_view localip, int 
 
   const LocalKey key(ends.local, localport);
   if (state.has_tcp_listener(key)) {
-    throw AlreadyListeningError(fmt::format(
-        "{}: this context already listens on [{}]:{}", call, to_text(ends.local), localport));
+    throw AlreadyListeningError(fmt::format("{}: this context already listens on [{}]:{}", call,
+                                            to_text(ends.local), localport));
   }
   Fd fd = make_socket(state, call, SOCK_STREAM, ends);
   set_reuseaddr(fd.get());
@@ -458,8 +456,8 @@ TCPServerSocket Context::listenforconnection_ipv6(std::string_view localip, int 
   if (sys::listen(fd.get(), backlog) != 0) {
     throw_network_error(call, Op::bind_tcp_listen, errno, state.stack.impl(), ends);
   }
-  auto impl =
-      std::make_shared<TcpServerImpl>(state_, std::move(fd), std::move(insocket), ends.local, localport);
+  auto impl = std::make_shared<TcpServerImpl>(state_, std::move(fd), std::move(insocket),
+                                              ends.local, localport);
   {
     std::lock_guard lock(state.registry_mutex);
     state.tcp_listeners[key] = impl;
@@ -473,15 +471,14 @@ UDPServerSocket Context::listenformessage_ipv6(std::string_view localip, int loc
   auto [ends, insocket] = start_listen(state, call, localip, localport, false);
 
   const LocalKey key(ends.local, localport);
-  if (state.udp_listener(key) ||
-      UdpListenerSet::instance().contains(&state.stack.impl(), key)) {
-    throw AlreadyListeningError(fmt::format(
-        "{}: a UDPServerSocket already listens on [{}]:{}", call, to_text(ends.local), localport));
+  if (state.udp_listener(key) || UdpListenerSet::instance().contains(&state.stack.impl(), key)) {
+    throw AlreadyListeningError(fmt::format("{}: a UDPServerSocket already listens on [{}]:{}",
+                                            call, to_text(ends.local), localport));
   }
   Fd fd = make_socket(state, call, SOCK_DGRAM, ends);
   bind_local(state, call, Op::bind_udp_listen, fd.get(), ends);
-  auto impl =
-      std::make_shared<UdpServerImpl>(state_, std::move(fd), std::move(insocket), ends.local, localport);
+  auto impl = std::make_shared<UdpServerImpl>(state_, std::move(fd), std::move(insocket),
+                                              ends.local, localport);
   {
     std::lock_guard lock(state.registry_mutex);
     state.udp_listeners[key] = impl;

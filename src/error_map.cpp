@@ -1,12 +1,12 @@
 // The one place where an errno becomes a Repy exception.
 #include "detail/error_map.hpp"
 
-#include <netinet/tcp.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 #include <string>
 
 #include "detail/socket_table.hpp"
@@ -33,8 +33,8 @@ std::string where(const Endpoints& ends) {
 }
 
 bool is_bind(Op op) noexcept {
-  return op == Op::bind_tcp_listen || op == Op::bind_udp_listen ||
-         op == Op::bind_tcp_connect || op == Op::bind_udp_send;
+  return op == Op::bind_tcp_listen || op == Op::bind_udp_listen || op == Op::bind_tcp_connect ||
+         op == Op::bind_udp_send;
 }
 
 // Kernel states in which a connection still owns its 4-tuple and is alive.
@@ -49,16 +49,16 @@ constexpr int tcp_bound_inactive = 13;
 
 // Tells the EADDRINUSE/EADDRNOTAVAIL family apart by what the stack's socket table
 // says holds the address. A socket of our own context was looked at by the caller.
-[[noreturn]] void throw_address_in_use(std::string_view call, Op op, int err,
-                                       StackImpl& stack, const Endpoints& ends) {
+[[noreturn]] void throw_address_in_use(std::string_view call, Op op, int err, StackImpl& stack,
+                                       const Endpoints& ends) {
   const std::string at = where(ends);
   const bool tcp = op != Op::bind_udp_listen && op != Op::bind_udp_send;
-  auto holders = sockets_holding(stack, tcp ? IPPROTO_TCP : IPPROTO_UDP, ends.local,
-                                 ends.local_port);
+  auto holders =
+      sockets_holding(stack, tcp ? IPPROTO_TCP : IPPROTO_UDP, ends.local, ends.local_port);
   if (!tcp) {
-    throw DuplicateTupleError(fmt::format(
-        "{}: [{}]:{} is already bound by another socket ({})", call, to_text(ends.local),
-        ends.local_port, errno_text(err)));
+    throw DuplicateTupleError(fmt::format("{}: [{}]:{} is already bound by another socket ({})",
+                                          call, to_text(ends.local), ends.local_port,
+                                          errno_text(err)));
   }
   bool listening = false, active = false, cleaning = false;
   const bool has_remote = !ends.remote.is_unspecified();
@@ -76,21 +76,20 @@ constexpr int tcp_bound_inactive = 13;
   // A listener asks "who holds the port": a listening socket first, since its accepted
   // connections share the port. A connect asks "who holds my 4-tuple".
   if (listening && !has_remote) {
-    throw AlreadyListeningError(fmt::format(
-        "{}: a TCP listener already holds [{}]:{}", call, to_text(ends.local), ends.local_port));
+    throw AlreadyListeningError(fmt::format("{}: a TCP listener already holds [{}]:{}", call,
+                                            to_text(ends.local), ends.local_port));
   }
   if (active) {
-    throw DuplicateTupleError(
-        fmt::format("{}: {} is already used by a live connection", call, at));
+    throw DuplicateTupleError(fmt::format("{}: {} is already used by a live connection", call, at));
   }
   if (listening) {
-    throw AlreadyListeningError(fmt::format(
-        "{}: a TCP listener already holds [{}]:{}", call, to_text(ends.local), ends.local_port));
+    throw AlreadyListeningError(fmt::format("{}: a TCP listener already holds [{}]:{}", call,
+                                            to_text(ends.local), ends.local_port));
   }
   if (cleaning) {
     throw CleanupInProgressError(fmt::format(
-        "{}: {} is still being cleaned up by the operating system (TIME_WAIT or closing)",
-        call, at));
+        "{}: {} is still being cleaned up by the operating system (TIME_WAIT or closing)", call,
+        at));
   }
   throw DuplicateTupleError(
       fmt::format("{}: {} is already in use by another socket ({})", call, at, errno_text(err)));
@@ -98,8 +97,8 @@ constexpr int tcp_bound_inactive = 13;
 
 }  // namespace
 
-void throw_argument_error(std::string_view call, std::string_view argument,
-                          std::string_view what, std::string_view value) {
+void throw_argument_error(std::string_view call, std::string_view argument, std::string_view what,
+                          std::string_view value) {
   throw RepyArgumentError(fmt::format("{}: {} {} (got {})", call, argument, what, quote(value)));
 }
 
@@ -113,9 +112,9 @@ void throw_network_error(std::string_view call, Op op, int err, StackImpl& stack
       throw_address_in_use(call, op, err, stack, ends);
     case EADDRNOTAVAIL:
       if (op == Op::connect) throw_address_in_use(call, op, err, stack, ends);
-      throw AddressBindingError(fmt::format(
-          "{}: cannot bind [{}]:{}: the address is not one of this stack's ({})", call,
-          to_text(ends.local), ends.local_port, why));
+      throw AddressBindingError(
+          fmt::format("{}: cannot bind [{}]:{}: the address is not one of this stack's ({})", call,
+                      to_text(ends.local), ends.local_port, why));
     case ENETUNREACH:
     case EHOSTUNREACH:
     case ENETDOWN:
@@ -141,17 +140,16 @@ void throw_network_error(std::string_view call, Op op, int err, StackImpl& stack
       throw SocketClosedRemote(fmt::format("{}: the peer closed the connection: {}", call, why));
     case EACCES:
     case EPERM:
-      throw ResourceForbiddenError(fmt::format(
-          "{}: the operating system does not permit {}: {}", call, where(ends), why));
+      throw ResourceForbiddenError(
+          fmt::format("{}: the operating system does not permit {}: {}", call, where(ends), why));
     case EMFILE:
     case ENFILE:
       throw ResourceExhaustedError(
           fmt::format("{}: the system has no file descriptors left: {}", call, why));
     case EINVAL:
       if (is_bind(op)) {
-        throw AddressBindingError(
-            fmt::format("{}: cannot bind [{}]:{}: {}", call, to_text(ends.local),
-                        ends.local_port, why));
+        throw AddressBindingError(fmt::format("{}: cannot bind [{}]:{}: {}", call,
+                                              to_text(ends.local), ends.local_port, why));
       }
       break;
     default:

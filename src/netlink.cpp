@@ -1,6 +1,5 @@
 // Netlink configuration through libnl-route-3, on a NETLINK_ROUTE socket made inside
 // the stack (nl_socket_set_fd), so a request can only reach the stack it is meant for.
-#include "detail/error_map.hpp"
 #include "detail/netlink.hpp"
 
 #include <arpa/inet.h>
@@ -27,6 +26,7 @@
 #include <functional>
 #include <memory>
 
+#include "detail/error_map.hpp"
 #include "detail/stack_impl.hpp"
 #include "repy/errors.hpp"
 

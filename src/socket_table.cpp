@@ -17,8 +17,6 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <netlink/attr.h>
 #include <netlink/errno.h>
 #include <netlink/handlers.h>
@@ -27,6 +25,7 @@
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -182,8 +181,8 @@ bool dump_family(nl_sock* sk, nl_cb* cb, Dump& dump, int family) noexcept {
 
 }  // namespace
 
-std::vector<SocketEntry> sockets_holding(StackImpl& stack, int protocol,
-                                         const address_v6& local, int port) noexcept {
+std::vector<SocketEntry> sockets_holding(StackImpl& stack, int protocol, const address_v6& local,
+                                         int port) noexcept {
   if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return {};
   if (port <= 0 || port > 65535) return {};
   // The table changes while it is dumped; the kernel flags such a dump as interrupted

@@ -1,12 +1,12 @@
 // TCPSocket, TCPServerSocket and UDPServerSocket.
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 #include <mutex>
 
 #include "detail/error_map.hpp"
@@ -72,8 +72,7 @@ std::pair<address_v6, int> from_sockaddr(const sockaddr_storage& storage) noexce
   if (storage.ss_family == AF_INET) {
     const auto& sa = reinterpret_cast<const sockaddr_in&>(storage);
     boost::asio::ip::address_v4 v4(ntohl(sa.sin_addr.s_addr));
-    return {boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, v4),
-            ntohs(sa.sin_port)};
+    return {boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, v4), ntohs(sa.sin_port)};
   }
   return {address_v6(), 0};
 }
@@ -287,8 +286,8 @@ Connection TcpServerImpl::getconnection() {
   // Without an outsocket the pending connection is closed here (the Fd goes).
   Hold outsocket = context_->nanny.acquire(Resource::outsockets, call);
   auto [peer, peer_port] = from_sockaddr(peer_sa);
-  auto impl = std::make_shared<TcpSocketImpl>(context_, std::move(conn), std::move(outsocket),
-                                              peer, key_.port);
+  auto impl = std::make_shared<TcpSocketImpl>(context_, std::move(conn), std::move(outsocket), peer,
+                                              key_.port);
   const bool loop = is_loopback(peer);
   context_->nanny.charge(recv_resource(loop), 128);
   context_->nanny.charge(send_resource(loop), 64);
@@ -384,9 +383,7 @@ Impl& live(const std::shared_ptr<Impl>& impl, std::string_view call) {
 }
 }  // namespace
 
-std::string TCPSocket::recv(std::size_t bytes) {
-  return live(impl_, "TCPSocket.recv").recv(bytes);
-}
+std::string TCPSocket::recv(std::size_t bytes) { return live(impl_, "TCPSocket.recv").recv(bytes); }
 std::size_t TCPSocket::send(std::string_view data) {
   return live(impl_, "TCPSocket.send").send(data);
 }
@@ -406,9 +403,7 @@ bool TCPServerSocket::close() noexcept { return impl_ && impl_->close(); }
 bool TCPServerSocket::wait_readable(std::chrono::milliseconds timeout) const {
   return !impl_ || impl_->wait_for(POLLIN, timeout);
 }
-int TCPServerSocket::native_handle() const noexcept {
-  return impl_ ? impl_->native_handle() : -1;
-}
+int TCPServerSocket::native_handle() const noexcept { return impl_ ? impl_->native_handle() : -1; }
 
 Message UDPServerSocket::getmessage() {
   return live(impl_, "UDPServerSocket.getmessage").getmessage();
@@ -417,8 +412,6 @@ bool UDPServerSocket::close() noexcept { return impl_ && impl_->close(); }
 bool UDPServerSocket::wait_readable(std::chrono::milliseconds timeout) const {
   return !impl_ || impl_->wait_for(POLLIN, timeout);
 }
-int UDPServerSocket::native_handle() const noexcept {
-  return impl_ ? impl_->native_handle() : -1;
-}
+int UDPServerSocket::native_handle() const noexcept { return impl_ ? impl_->native_handle() : -1; }
 
 }  // namespace repy

@@ -37,7 +37,6 @@ extern "C" {
 namespace repy::detail {
 namespace {
 
-
 struct VdeConnClose {
   void operator()(VDECONN* c) const noexcept { vde_close(c); }
 };
@@ -118,7 +117,7 @@ Fd open_tap(StackImpl& stack, std::string_view ifname, std::string_view call) {
   int probe = stack.make_socket(AF_INET6, SOCK_DGRAM, 0);
   if (probe < 0) {
     throw_stack_error(fmt::format("{}: '{}': socket in the {} stack", call, ifname, stack.kind()),
-                -probe);
+                      -probe);
   }
   Fd sock(probe);
   Fd ns(::ioctl(sock.get(), SIOCGSKNS));
@@ -131,9 +130,9 @@ Fd open_tap(StackImpl& stack, std::string_view ifname, std::string_view call) {
   if (!home) throw_stack_error(fmt::format("{}: '{}': own namespace", call, ifname), errno);
   if (::setns(ns.get(), CLONE_NEWNET) != 0) {
     throw_stack_error(fmt::format("{}: '{}': entering the {} stack's namespace (a VDE interface "
-                            "made by repy6 needs CAP_SYS_ADMIN)",
-                            call, ifname, stack.kind()),
-                errno);
+                                  "made by repy6 needs CAP_SYS_ADMIN)",
+                                  call, ifname, stack.kind()),
+                      errno);
   }
   Fd tap(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
   int err = tap ? 0 : errno;

@@ -27,7 +27,6 @@ extern "C" {
 namespace repy::detail {
 namespace {
 
-
 class VdeStack final : public StackBase {
  public:
   explicit VdeStack(vdestack* stack) : stack_(stack) {}
@@ -82,7 +81,7 @@ std::shared_ptr<StackImpl> make_vdestack(const std::vector<std::string>& urls) {
     vdestack* raw = vde_addstack(nullptr, nullptr);
     if (raw == nullptr) {
       throw_stack_error("Stack: vdestack: cannot make the stack's namespace",
-                  errno != 0 ? errno : EINVAL);
+                        errno != 0 ? errno : EINVAL);
     }
     stack = std::make_shared<VdeStack>(raw);
   }
@@ -102,7 +101,7 @@ std::shared_ptr<StackImpl> make_vdestack(const std::vector<std::string>& urls) {
     vdestack* raw = vde_addstack(first.data(), ifname);
     if (raw == nullptr) {
       throw_stack_error(fmt::format("Stack: vdestack: cannot open VDE URL '{}'", first),
-                  errno != 0 ? errno : EINVAL);
+                        errno != 0 ? errno : EINVAL);
     }
     stack = std::make_shared<VdeStack>(raw);
   }

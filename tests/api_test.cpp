@@ -1,9 +1,8 @@
 // The free functions of SPEC section 2 run on default_context(), which reads
 // REPY_RESTRICTIONS once per process. The environment cases run in a fresh copy of this
 // test binary (fork + execve), because the parent's default context may already exist.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,10 +11,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <repy/repy.hpp>
 #include <string>
 #include <vector>
-
-#include <repy/repy.hpp>
 
 #include "test_support.hpp"
 
@@ -98,8 +96,8 @@ TEST(api_test, default_context_is_unlimited_without_restrictions) {
   const char* env = std::getenv("REPY_RESTRICTIONS");
   if (env != nullptr && *env != '\0') GTEST_SKIP() << "REPY_RESTRICTIONS is set here";
   auto report = repy::getresources();
-  for (const char* name : {"netsend", "netrecv", "loopsend", "looprecv", "insockets",
-                           "outsockets"}) {
+  for (const char* name :
+       {"netsend", "netrecv", "loopsend", "looprecv", "insockets", "outsockets"}) {
     EXPECT_EQ(report.limits[name], std::numeric_limits<double>::infinity()) << name;
   }
   EXPECT_TRUE(report.any_port);
@@ -112,8 +110,7 @@ TEST(api_test, free_functions_run_on_the_default_context) {
 
   // sendmessage_ipv6 charges the default context exactly.
   auto t0 = net_totals(ctx);
-  EXPECT_EQ(repy::sendmessage_ipv6("::1", local_port(sink.get()), "hello", "::1", ports[0]),
-            5u);
+  EXPECT_EQ(repy::sendmessage_ipv6("::1", local_port(sink.get()), "hello", "::1", ports[0]), 5u);
   auto d = net_totals(ctx) - t0;
   EXPECT_EQ(d.loopsend, 69);
 
@@ -136,8 +133,8 @@ TEST(api_test, free_functions_run_on_the_default_context) {
   auto udp = repy::listenformessage_ipv6("::1", ports[2]);
   EXPECT_EQ(ctx.getresources().usage["insockets"], in0 + 2);
   // The free functions and the context share one registry.
-  expect_throws<repy::AlreadyListeningError>(
-      [&] { ctx.listenforconnection_ipv6("::1", ports[1]); }, "listener seen by context");
+  expect_throws<repy::AlreadyListeningError>([&] { ctx.listenforconnection_ipv6("::1", ports[1]); },
+                                             "listener seen by context");
   auto client = repy::openconnection_ipv6("::1", ports[1], "::1", ports[3], 5.0);
   EXPECT_EQ(ctx.getresources().usage["outsockets"], out0 + 1);
   ASSERT_TRUE(server.wait_readable(5s));
@@ -167,10 +164,9 @@ TEST(api_test, free_functions_check_arguments) {
       [&] { repy::openconnection_ipv6("::1", p, "::1", p, 1.0); }, "same endpoint");
   expect_throws<repy::RepyArgumentError>(
       [&] { repy::sendmessage_ipv6("::1", 70000, "x", "::1", p); }, "bad port");
-  expect_throws<repy::RepyArgumentError>(
-      [&] { repy::listenforconnection_ipv6("localhost", p); }, "host name");
-  expect_throws<repy::NetworkAddressError>([&] { repy::getAddripv6("x.invalid"); },
-                                           "x.invalid");
+  expect_throws<repy::RepyArgumentError>([&] { repy::listenforconnection_ipv6("localhost", p); },
+                                         "host name");
+  expect_throws<repy::NetworkAddressError>([&] { repy::getAddripv6("x.invalid"); }, "x.invalid");
 }
 
 // =====================================================================================
@@ -237,8 +233,8 @@ TEST(api_child_test, bad_file) {
   if (!in_child()) GTEST_SKIP() << "runs only in a child process started by api_test";
   expect_throws<repy::ResourceParseError>([] { repy::default_context(); }, "default_context");
   expect_throws<repy::ResourceParseError>([] { repy::getresources(); }, "getresources");
-  expect_throws<repy::ResourceParseError>(
-      [] { repy::listenformessage_ipv6("::1", free_port()); }, "listenformessage");
+  expect_throws<repy::ResourceParseError>([] { repy::listenformessage_ipv6("::1", free_port()); },
+                                          "listenformessage");
   finish_child();
 }
 

@@ -1,9 +1,8 @@
 // Context, checked from the outside against SPEC sections 3-6: argument rules and their
 // order, the policy's permissions, the six calls and their errors, and the nanny's
 // exact charges and limits. Only the public API and raw POSIX sockets are used.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -13,11 +12,10 @@
 #include <functional>
 #include <limits>
 #include <new>
+#include <repy/repy.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <repy/repy.hpp>
 
 #include "test_support.hpp"
 
@@ -138,8 +136,7 @@ std::pair<int, std::string> raw_recvfrom(int fd, std::chrono::milliseconds timeo
   std::string buf(65536, '\0');
   sockaddr_in6 from{};
   socklen_t len = sizeof from;
-  ssize_t n = ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from),
-                         &len);
+  ssize_t n = ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
   if (n < 0) return {-1, {}};
   buf.resize(static_cast<std::size_t>(n));
   return {ntohs(from.sin6_port), buf};
@@ -171,7 +168,9 @@ TEST(context_test, invalid_ips_are_argument_errors_everywhere) {
       "1::2::3",
       "12345::1",
       std::string("::1\0", 4),
-      std::string("::\0" "1", 4),
+      std::string("::\0"
+                  "1",
+                  4),
       std::string("fe80::1\0%lo", 11),
       "::ffff:0.1.2.3",
       "::ffff:0.0.0.0",
@@ -185,8 +184,7 @@ TEST(context_test, invalid_ips_are_argument_errors_everywhere) {
   for (const auto& site : ip_sites(ports[0], ports[1])) {
     for (const auto& ip : bad) {
       const std::string where = site.name + " = " + printable(ip);
-      std::string what = expect_throws<repy::RepyArgumentError>(
-          [&] { site.call(ctx, ip); }, where);
+      std::string what = expect_throws<repy::RepyArgumentError>([&] { site.call(ctx, ip); }, where);
       // The message must name the offending value (checked where it is printable).
       if (!ip.empty() && ip.find('\0') == std::string::npos && !what.empty()) {
         EXPECT_NE(what.find(ip), std::string::npos)
@@ -238,13 +236,13 @@ TEST(context_test, link_local_zone_is_not_an_argument_error_when_binding) {
 TEST(context_test, invalid_ports_are_argument_errors_everywhere) {
   auto ports = free_ports(2);
   Context ctx = no_ports_context();
-  const std::vector<int> bad = {0, -1, 65536, 100000, std::numeric_limits<int>::min(),
-                                std::numeric_limits<int>::max()};
+  const std::vector<int> bad = {
+      0, -1, 65536, 100000, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()};
   for (const auto& site : port_sites(ports[0], ports[1])) {
     for (int port : bad) {
       const std::string where = site.name + " = " + std::to_string(port);
-      std::string what = expect_throws<repy::RepyArgumentError>(
-          [&] { site.call(ctx, port); }, where);
+      std::string what =
+          expect_throws<repy::RepyArgumentError>([&] { site.call(ctx, port); }, where);
       if (!what.empty()) {
         EXPECT_NE(what.find(std::to_string(port)), std::string::npos)
             << where << ": message does not name the value: " << what;
@@ -259,8 +257,8 @@ TEST(context_test, edge_ports_pass_the_argument_check) {
   Context ctx = no_ports_context();
   for (const auto& site : port_sites(ports[0], ports[1])) {
     for (int port : {1, 65535}) {
-      expect_throws<repy::ResourceForbiddenError>(
-          [&] { site.call(ctx, port); }, site.name + " = " + std::to_string(port));
+      expect_throws<repy::ResourceForbiddenError>([&] { site.call(ctx, port); },
+                                                  site.name + " = " + std::to_string(port));
     }
   }
 }
@@ -273,12 +271,7 @@ TEST(context_test, invalid_timeouts_are_argument_errors) {
     std::string shown;  // what the message must contain (case-insensitive)
   };
   const std::vector<Case> bad = {
-      {0.0, "0"},
-      {-0.0, "0"},
-      {-1.0, "-1"},
-      {std::nan(""), "nan"},
-      {inf, "inf"},
-      {-inf, "inf"},
+      {0.0, "0"}, {-0.0, "0"}, {-1.0, "-1"}, {std::nan(""), "nan"}, {inf, "inf"}, {-inf, "inf"},
   };
   for (const auto& c : bad) {
     const std::string where = "timeout " + c.shown;
@@ -307,10 +300,10 @@ TEST(context_test, same_local_and_remote_endpoint_is_argument_error) {
   };
   for (const auto& [dest, local] : same) {
     const std::string where = dest + " vs " + local;
-    expect_throws<repy::RepyArgumentError>(
-        [&] { ctx.openconnection_ipv6(dest, p, local, p, 1.0); }, "openconnection " + where);
-    expect_throws<repy::RepyArgumentError>(
-        [&] { ctx.sendmessage_ipv6(dest, p, "x", local, p); }, "sendmessage " + where);
+    expect_throws<repy::RepyArgumentError>([&] { ctx.openconnection_ipv6(dest, p, local, p, 1.0); },
+                                           "openconnection " + where);
+    expect_throws<repy::RepyArgumentError>([&] { ctx.sendmessage_ipv6(dest, p, "x", local, p); },
+                                           "sendmessage " + where);
   }
   // Same address, different ports, or same port, different addresses, are fine.
   expect_throws<repy::ResourceForbiddenError>(
@@ -342,8 +335,7 @@ TEST(context_test, udp_message_size_limit_is_9216_bytes) {
 
 TEST(context_test, recv_zero_is_argument_error) {
   Pair p = connected_pair();
-  std::string what = expect_throws<repy::RepyArgumentError>([&] { p.client.recv(0); },
-                                                            "recv(0)");
+  std::string what = expect_throws<repy::RepyArgumentError>([&] { p.client.recv(0); }, "recv(0)");
   if (!what.empty()) {
     EXPECT_NE(what.find('0'), std::string::npos) << what;
   }
@@ -357,8 +349,8 @@ TEST(context_test, recv_zero_is_argument_error) {
 TEST(context_test, bad_argument_beats_forbidden_port) {
   auto ports = free_ports(2);
   Context ctx = no_ports_context();  // every port forbidden
-  expect_throws<repy::RepyArgumentError>(
-      [&] { ctx.listenforconnection_ipv6("ff02::1", ports[0]); }, "bad ip, forbidden port");
+  expect_throws<repy::RepyArgumentError>([&] { ctx.listenforconnection_ipv6("ff02::1", ports[0]); },
+                                         "bad ip, forbidden port");
   expect_throws<repy::RepyArgumentError>(
       [&] { ctx.openconnection_ipv6("::1", ports[0], "::1", ports[1], -1.0); },
       "bad timeout, forbidden port");
@@ -407,13 +399,12 @@ TEST(context_test, connport_and_messport_are_separate_sets) {
   auto udp = ctx.listenformessage_ipv6("::1", udp_only);
   expect_throws<repy::ResourceForbiddenError>(
       [&] { ctx.listenforconnection_ipv6("::1", udp_only); }, "TCP on a messport");
+  expect_throws<repy::ResourceForbiddenError>([&] { ctx.listenformessage_ipv6("::1", tcp_only); },
+                                              "UDP on a connport");
+  expect_throws<repy::ResourceForbiddenError>([&] { ctx.listenformessage_ipv6("::1", neither); },
+                                              "UDP on no port");
   expect_throws<repy::ResourceForbiddenError>(
-      [&] { ctx.listenformessage_ipv6("::1", tcp_only); }, "UDP on a connport");
-  expect_throws<repy::ResourceForbiddenError>(
-      [&] { ctx.listenformessage_ipv6("::1", neither); }, "UDP on no port");
-  expect_throws<repy::ResourceForbiddenError>(
-      [&] { ctx.sendmessage_ipv6("::1", udp_only, "x", "::1", tcp_only); },
-      "send from a connport");
+      [&] { ctx.sendmessage_ipv6("::1", udp_only, "x", "::1", tcp_only); }, "send from a connport");
   expect_throws<repy::ResourceForbiddenError>(
       [&] { ctx.openconnection_ipv6("::1", tcp_only, "::1", udp_only, 1.0); },
       "connect from a messport");
@@ -436,15 +427,15 @@ TEST(context_test, nootherips_allows_only_listed_ips_and_loopback) {
   Context ctx = context_with({p}, {p}, {}, extra);
 
   // Not listed: forbidden before any binding.
-  expect_throws<repy::ResourceForbiddenError>(
-      [&] { ctx.listenformessage_ipv6("2001:db8::6", p); }, "unlisted ip, UDP");
+  expect_throws<repy::ResourceForbiddenError>([&] { ctx.listenformessage_ipv6("2001:db8::6", p); },
+                                              "unlisted ip, UDP");
   expect_throws<repy::ResourceForbiddenError>(
       [&] { ctx.listenforconnection_ipv6("2001:db8::6", p); }, "unlisted ip, TCP");
   expect_throws<repy::ResourceForbiddenError>(
       [&] { ctx.sendmessage_ipv6("::1", 9, "x", "2001:db8::6", p); }, "unlisted ip, send");
   // Listed (another spelling): allowed, so it fails later because the host lacks it.
-  expect_throws<repy::AddressBindingError>(
-      [&] { ctx.listenformessage_ipv6("2001:db8::5", p); }, "listed ip, UDP");
+  expect_throws<repy::AddressBindingError>([&] { ctx.listenformessage_ipv6("2001:db8::5", p); },
+                                           "listed ip, UDP");
   expect_throws<repy::AddressBindingError>(
       [&] { ctx.listenforconnection_ipv6("2001:0db8::0:5", p); }, "listed ip, TCP");
   // Loopback is always allowed, whatever its spelling.
@@ -458,8 +449,8 @@ TEST(context_test, without_nootherips_any_local_ip_is_allowed) {
   const int p = free_port();
   Context ctx = context_with({p}, {p}, {}, "resource ip 2001:db8::5\n");
   // Allowed by the policy; the host does not have it.
-  expect_throws<repy::AddressBindingError>(
-      [&] { ctx.listenformessage_ipv6("2001:db8::6", p); }, "other ip");
+  expect_throws<repy::AddressBindingError>([&] { ctx.listenformessage_ipv6("2001:db8::6", p); },
+                                           "other ip");
 }
 
 // =====================================================================================
@@ -559,8 +550,7 @@ TEST(context_test, udp_round_trip_keeps_bytes_and_sender) {
   EXPECT_EQ(m.ip, "::1");
   EXPECT_EQ(m.port, ports[1]);
   EXPECT_EQ(m.message, payload);
-  expect_throws<repy::SocketWouldBlockError>([&] { listener.getmessage(); },
-                                             "second getmessage");
+  expect_throws<repy::SocketWouldBlockError>([&] { listener.getmessage(); }, "second getmessage");
 }
 
 TEST(context_test, udp_largest_message_round_trips) {
@@ -597,8 +587,7 @@ TEST(context_test, send_uses_the_contexts_own_listener) {
 
   // A reply to the sending port reaches the listener.
   sockaddr_in6 to = loopback_address(a);
-  ASSERT_EQ(::sendto(peer.get(), "reply", 5, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
-            5);
+  ASSERT_EQ(::sendto(peer.get(), "reply", 5, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 5);
   ASSERT_TRUE(listener.wait_readable(5s));
   auto reply = listener.getmessage();
   EXPECT_EQ(reply.message, "reply");
@@ -620,8 +609,7 @@ TEST(context_test, address_not_on_host_is_address_binding_error) {
   const int peer_port = local_port(peer.get());
   Context ctx;
   expect_throws<repy::AddressBindingError>(
-      [&] { ctx.sendmessage_ipv6("::1", peer_port, "x", "2001:db8::1", ports[0]); },
-      "sendmessage");
+      [&] { ctx.sendmessage_ipv6("::1", peer_port, "x", "2001:db8::1", ports[0]); }, "sendmessage");
   expect_throws<repy::AddressBindingError>(
       [&] { ctx.listenformessage_ipv6("2001:db8::1", ports[0]); }, "listenformessage");
   expect_throws<repy::AddressBindingError>(
@@ -629,8 +617,7 @@ TEST(context_test, address_not_on_host_is_address_binding_error) {
   Fd listener = raw_listener();
   expect_throws<repy::AddressBindingError>(
       [&] {
-        ctx.openconnection_ipv6("::1", local_port(listener.get()), "2001:db8::1", ports[1],
-                                2.0);
+        ctx.openconnection_ipv6("::1", local_port(listener.get()), "2001:db8::1", ports[1], 2.0);
       },
       "openconnection");
   // Nothing reached the peer: the bind failed before anything was sent.
@@ -661,11 +648,11 @@ TEST(context_test, second_udp_listener_is_already_listening) {
   auto ports = free_ports(2);
   Context ctx;
   auto first = ctx.listenformessage_ipv6("::1", ports[0]);
-  expect_throws<repy::AlreadyListeningError>(
-      [&] { ctx.listenformessage_ipv6("0:0::1", ports[0]); }, "same context");
+  expect_throws<repy::AlreadyListeningError>([&] { ctx.listenformessage_ipv6("0:0::1", ports[0]); },
+                                             "same context");
   Context other;
-  expect_throws<repy::AlreadyListeningError>(
-      [&] { other.listenformessage_ipv6("::1", ports[0]); }, "second context");
+  expect_throws<repy::AlreadyListeningError>([&] { other.listenformessage_ipv6("::1", ports[0]); },
+                                             "second context");
   // A raw UDP socket of this process holding the address: it is a message listener in
   // all but name; either member of the EADDRINUSE family is acceptable, nothing else.
   Fd holder = raw_bound(SOCK_DGRAM, ports[1]);
@@ -703,8 +690,7 @@ TEST(context_test, tcp_connect_and_getconnection) {
   auto ports = free_ports(2);
   Context ctx;
   auto server = ctx.listenforconnection_ipv6("::1", ports[0]);
-  expect_throws<repy::SocketWouldBlockError>([&] { server.getconnection(); },
-                                             "nothing pending");
+  expect_throws<repy::SocketWouldBlockError>([&] { server.getconnection(); }, "nothing pending");
   auto client = ctx.openconnection_ipv6("::1", ports[0], "::1", ports[1], 5.0);
   ASSERT_TRUE(server.wait_readable(5s));
   repy::Connection c = server.getconnection();
@@ -742,8 +728,8 @@ TEST(context_test, second_tcp_listener_is_already_listening) {
   expect_throws<repy::AlreadyListeningError>(
       [&] { other.listenforconnection_ipv6("::1", ports[0]); }, "second context");
   Fd raw = raw_listener(ports[1]);
-  expect_throws<repy::AlreadyListeningError>(
-      [&] { ctx.listenforconnection_ipv6("::1", ports[1]); }, "raw POSIX listener");
+  expect_throws<repy::AlreadyListeningError>([&] { ctx.listenforconnection_ipv6("::1", ports[1]); },
+                                             "raw POSIX listener");
   EXPECT_EQ(ctx.getresources().usage["insockets"], 1);
   EXPECT_TRUE(first.close());
   EXPECT_FALSE(first.close());
@@ -785,8 +771,7 @@ TEST(context_test, repeated_four_tuple_is_duplicate_tuple) {
       [&] { ctx.openconnection_ipv6("::1", dest_port, "::1", p, 2.0); }, "same context");
   Context other;
   expect_throws<repy::DuplicateTupleError>(
-      [&] { other.openconnection_ipv6("0:0::1", dest_port, "::1", p, 2.0); },
-      "second context");
+      [&] { other.openconnection_ipv6("0:0::1", dest_port, "::1", p, 2.0); }, "second context");
   EXPECT_EQ(ctx.getresources().usage["outsockets"], 1);
   EXPECT_EQ(other.getresources().usage["outsockets"], 0);
 }
@@ -797,8 +782,7 @@ TEST(context_test, connect_from_a_port_bound_by_a_raw_socket_is_duplicate_tuple)
   Context ctx;
   expect_throws<repy::DuplicateTupleError>(
       [&] {
-        ctx.openconnection_ipv6("::1", local_port(dest.get()), "::1",
-                                local_port(bound.get()), 2.0);
+        ctx.openconnection_ipv6("::1", local_port(dest.get()), "::1", local_port(bound.get()), 2.0);
       },
       "raw bound socket");
 }
@@ -809,8 +793,7 @@ TEST(context_test, connect_without_listener_is_refused) {
   auto start = clock_type::now();
   expect_throws<repy::ConnectionRefusedError>(
       [&] {
-        ctx.openconnection_ipv6("::1", local_port(not_listening.get()), "::1", free_port(),
-                                5.0);
+        ctx.openconnection_ipv6("::1", local_port(not_listening.get()), "::1", free_port(), 5.0);
       },
       "openconnection");
   EXPECT_LT(seconds_since(start), 2.0) << "a refusal on loopback is immediate";
@@ -847,8 +830,7 @@ namespace {
 /// after a few milliseconds; then the call rightly succeeds and must give a working
 /// connection. Otherwise the only acceptable error is CleanupInProgressError.
 void expect_cleanup_in_progress_or_reuse(Context& ctx, repy::TCPServerSocket& server,
-                                         int server_port, int client_port,
-                                         const char* what) {
+                                         int server_port, int client_port, const char* what) {
   try {
     auto again = ctx.openconnection_ipv6("::1", server_port, "::1", client_port, 5.0);
     ::testing::Test::RecordProperty(what, "kernel allowed reuse; the call succeeded");
@@ -859,8 +841,8 @@ void expect_cleanup_in_progress_or_reuse(Context& ctx, repy::TCPServerSocket& se
     EXPECT_EQ(recv_exactly(c.socket, 2), "re") << what;
   } catch (const repy::CleanupInProgressError&) {
   } catch (const std::exception& e) {
-    ADD_FAILURE() << what << ": expected CleanupInProgressError (or success), got "
-                  << type_of(e) << ": " << e.what();
+    ADD_FAILURE() << what << ": expected CleanupInProgressError (or success), got " << type_of(e)
+                  << ": " << e.what();
   }
 }
 
@@ -905,29 +887,27 @@ TEST(context_test, failed_calls_leak_no_fd_and_no_socket_slot) {
   Fd udp_holder = raw_bound(SOCK_DGRAM);
   Fd tcp_listener = raw_listener();
   auto ports = free_ports(2);
-  Context ctx = context_with(
-      {ports[0], ports[1], local_port(tcp_listener.get())},
-      {ports[0], local_port(udp_holder.get())}, {{"insockets", "3"}, {"outsockets", "3"}});
+  Context ctx = context_with({ports[0], ports[1], local_port(tcp_listener.get())},
+                             {ports[0], local_port(udp_holder.get())},
+                             {{"insockets", "3"}, {"outsockets", "3"}});
   auto held = ctx.listenforconnection_ipv6("::1", ports[0]);
   const int fds_before = open_fd_count();
   const auto before = ctx.getresources().usage;
   for (int i = 0; i < 10; ++i) {
-    EXPECT_THROW(ctx.openconnection_ipv6("::1", local_port(not_listening.get()), "::1",
-                                         ports[1], 2.0),
-                 repy::ConnectionRefusedError);
-    EXPECT_THROW(ctx.listenforconnection_ipv6("2001:db8::1", ports[1]),
-                 repy::AddressBindingError);
+    EXPECT_THROW(
+        ctx.openconnection_ipv6("::1", local_port(not_listening.get()), "::1", ports[1], 2.0),
+        repy::ConnectionRefusedError);
+    EXPECT_THROW(ctx.listenforconnection_ipv6("2001:db8::1", ports[1]), repy::AddressBindingError);
     EXPECT_THROW(ctx.listenforconnection_ipv6("::1", ports[0]), repy::AlreadyListeningError);
     EXPECT_THROW(ctx.listenforconnection_ipv6("::1", local_port(tcp_listener.get())),
                  repy::AlreadyListeningError);
-    EXPECT_THROW(ctx.sendmessage_ipv6("::1", ports[1], "x", "::1",
-                                      local_port(udp_holder.get())),
+    EXPECT_THROW(ctx.sendmessage_ipv6("::1", ports[1], "x", "::1", local_port(udp_holder.get())),
                  repy::DuplicateTupleError);
     EXPECT_THROW(ctx.sendmessage_ipv6("::1", ports[1], "x", "2001:db8::1", ports[0]),
                  repy::AddressBindingError);
-    EXPECT_THROW(ctx.openconnection_ipv6("::1", local_port(tcp_listener.get()), "::1",
-                                         ports[0], 2.0),
-                 repy::AlreadyListeningError);
+    EXPECT_THROW(
+        ctx.openconnection_ipv6("::1", local_port(tcp_listener.get()), "::1", ports[0], 2.0),
+        repy::AlreadyListeningError);
   }
   EXPECT_EQ(open_fd_count(), fds_before) << "a failed call left a file descriptor open";
   auto after = ctx.getresources().usage;
@@ -1068,8 +1048,8 @@ TEST(context_test, insockets_exhaustion_holds_nothing) {
   auto first = ctx.listenforconnection_ipv6("::1", ports[0]);
   EXPECT_EQ(ctx.getresources().usage["insockets"], 1);
   const int fds = open_fd_count();
-  expect_throws<repy::ResourceExhaustedError>(
-      [&] { ctx.listenformessage_ipv6("::1", ports[1]); }, "UDP listener over the limit");
+  expect_throws<repy::ResourceExhaustedError>([&] { ctx.listenformessage_ipv6("::1", ports[1]); },
+                                              "UDP listener over the limit");
   expect_throws<repy::ResourceExhaustedError>(
       [&] { ctx.listenforconnection_ipv6("::1", ports[2]); }, "TCP listener over the limit");
   EXPECT_EQ(ctx.getresources().usage["insockets"], 1);
@@ -1110,8 +1090,7 @@ TEST(context_test, getconnection_without_outsocket_closes_the_pending_connection
   auto server = server_ctx.listenforconnection_ipv6("::1", p);
   auto client = client_ctx.openconnection_ipv6("::1", p, "::1", free_port(), 5.0);
   ASSERT_TRUE(server.wait_readable(5s));
-  expect_throws<repy::ResourceExhaustedError>([&] { server.getconnection(); },
-                                              "getconnection");
+  expect_throws<repy::ResourceExhaustedError>([&] { server.getconnection(); }, "getconnection");
   EXPECT_EQ(server_ctx.getresources().usage["outsockets"], 0);
   // The client learns that its connection is gone.
   ASSERT_TRUE(client.wait_readable(5s)) << "pending connection was not closed";
@@ -1186,10 +1165,10 @@ TEST(context_test, loopsend_rate_limit_holds) {
 }
 
 TEST(context_test, getresources_reports_every_resource) {
-  const std::vector<std::string> names = {
-      "netsend", "netrecv",   "loopsend",  "looprecv", "cpu",
-      "filewrite", "fileread", "lograte",  "random",   "insockets",
-      "outsockets", "events", "filesopened", "memory", "diskused"};
+  const std::vector<std::string> names = {"netsend",     "netrecv",   "loopsend",   "looprecv",
+                                          "cpu",         "filewrite", "fileread",   "lograte",
+                                          "random",      "insockets", "outsockets", "events",
+                                          "filesopened", "memory",    "diskused"};
   Context unlimited;
   auto report = unlimited.getresources();
   for (const auto& name : names) {
@@ -1208,8 +1187,9 @@ TEST(context_test, getresources_reports_every_resource) {
   EXPECT_TRUE(report.any_port);
 
   // A parsed policy: what it says, and 0 for what it does not mention.
-  Context parsed(repy::Policy::parse("resource loopsend 20000\nresource insockets 3\n"
-                                     "resource connport 40000\n"));
+  Context parsed(
+      repy::Policy::parse("resource loopsend 20000\nresource insockets 3\n"
+                          "resource connport 40000\n"));
   auto r2 = parsed.getresources();
   for (const auto& name : names) ASSERT_TRUE(r2.limits.count(name)) << name;
   EXPECT_EQ(r2.limits["loopsend"], 20000);

@@ -4,11 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <exception>
+#include <repy/repy.hpp>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
-
-#include <repy/repy.hpp>
 
 namespace {
 
@@ -102,8 +101,7 @@ TEST(errors_test, siblings_are_distinct) {
   EXPECT_FALSE((std::is_base_of_v<repy::ResourceUsageError, repy::NetworkError>));
   EXPECT_FALSE((std::is_base_of_v<repy::SocketClosedLocal, repy::SocketClosedRemote>));
   EXPECT_FALSE((std::is_base_of_v<repy::SocketClosedRemote, repy::SocketClosedLocal>));
-  EXPECT_FALSE((std::is_base_of_v<repy::ResourceExhaustedError,
-                                  repy::ResourceForbiddenError>));
+  EXPECT_FALSE((std::is_base_of_v<repy::ResourceExhaustedError, repy::ResourceForbiddenError>));
   EXPECT_FALSE((std::is_base_of_v<repy::NetworkError, repy::TimeoutError>));
   EXPECT_FALSE((std::is_base_of_v<repy::NetworkError, repy::RepyArgumentError>));
   bool wrong_handler = false;

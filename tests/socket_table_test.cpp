@@ -4,11 +4,14 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,14 +26,9 @@
 #include <thread>
 #include <utility>
 
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
-
-#include <gtest/gtest.h>
-
+#include "detail/fd.hpp"
 #include "detail/stack_impl.hpp"
 #include "repy/stack.hpp"
-#include "detail/fd.hpp"
 
 // Self-contained on purpose: everything here is plain POSIX, so the helpers live in
 // this file rather than in the shared black-box support header.
@@ -304,13 +302,12 @@ TEST(socket_table_test, established_connection_shows_its_remote_port) {
 
 TEST(socket_table_test, active_closer_enters_time_wait) {
   RawPair p = raw_pair();
-  p.client.reset();    // the active closer: FIN_WAIT, then TIME_WAIT once the peer closes
+  p.client.reset();  // the active closer: FIN_WAIT, then TIME_WAIT once the peer closes
   p.accepted.reset();
   std::optional<SocketEntry> entry;
   const bool seen = repy_test::wait_until(
       [&] {
-        entry = find(holding(IPPROTO_TCP, "::1", p.client_port), TCP_TIME_WAIT,
-                     p.server_port);
+        entry = find(holding(IPPROTO_TCP, "::1", p.client_port), TCP_TIME_WAIT, p.server_port);
         return entry.has_value();
       },
       5s);

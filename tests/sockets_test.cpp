@@ -3,7 +3,6 @@
 // helpers and native handles, and several threads sharing one context and one socket.
 // Labelled `concurrency`: it also runs under ThreadSanitizer.
 #include <gtest/gtest.h>
-
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,11 +11,10 @@
 #include <latch>
 #include <map>
 #include <mutex>
+#include <repy/repy.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <repy/repy.hpp>
 
 #include "test_support.hpp"
 
@@ -123,8 +121,7 @@ TEST(sockets_test, nothing_pending_is_would_block) {
   Pair p = connected_pair();
   expect_throws<repy::SocketWouldBlockError>([&] { p.client.recv(10); }, "recv");
   expect_throws<repy::SocketWouldBlockError>([&] { p.accepted.recv(1); }, "recv 1");
-  expect_throws<repy::SocketWouldBlockError>([&] { p.server.getconnection(); },
-                                             "getconnection");
+  expect_throws<repy::SocketWouldBlockError>([&] { p.server.getconnection(); }, "getconnection");
   auto udp = p.ctx.listenformessage_ipv6("::1", free_port());
   expect_throws<repy::SocketWouldBlockError>([&] { udp.getmessage(); }, "getmessage");
 }
@@ -301,8 +298,7 @@ TEST(sockets_test, server_waits_see_connections_and_datagrams) {
 
 TEST(sockets_test, native_handle_is_the_live_fd) {
   Pair p = connected_pair();
-  for (int fd : {p.client.native_handle(), p.accepted.native_handle(),
-                 p.server.native_handle()}) {
+  for (int fd : {p.client.native_handle(), p.accepted.native_handle(), p.server.native_handle()}) {
     ASSERT_GE(fd, 0);
     struct stat st {};
     ASSERT_EQ(::fstat(fd, &st), 0);

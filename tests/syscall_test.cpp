@@ -103,8 +103,8 @@ TEST(syscall_test, eintr_on_send_and_accept_is_retried) {
   EXPECT_EQ(p.accepted.recv(10), "xyz");
 
   sys::accept4 = failing_accept4;
-  auto second = p.context.openconnection_ipv6("::1", repy_test::local_port(p.server.native_handle()), "::1",
-                                              repy_test::free_port(), 5);
+  auto second = p.context.openconnection_ipv6(
+      "::1", repy_test::local_port(p.server.native_handle()), "::1", repy_test::free_port(), 5);
   ASSERT_TRUE(p.server.wait_readable(5s));
   inject(2, EINTR);
   EXPECT_NO_THROW(p.server.getconnection());
@@ -154,9 +154,9 @@ TEST(syscall_test, sendmessage_maps_unreachable_networks) {
   sys::sendto = failing_sendto;
   for (int err : {ENETUNREACH, EHOSTUNREACH, ENETDOWN}) {
     inject(1, err);
-    EXPECT_THROW(context.sendmessage_ipv6("::1", repy_test::free_port(), "x", "::1",
-                                          repy_test::free_port()),
-                 repy::InternetConnectivityError)
+    EXPECT_THROW(
+        context.sendmessage_ipv6("::1", repy_test::free_port(), "x", "::1", repy_test::free_port()),
+        repy::InternetConnectivityError)
         << err;
   }
   inject(1, EIO);

@@ -5,33 +5,30 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/core/demangle.hpp>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <functional>
+#include <future>
 #include <map>
+#include <memory>
+#include <repy/repy.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <typeinfo>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
-
-#include <boost/core/demangle.hpp>
-#include <exception>
-#include <future>
-#include <memory>
-#include <typeinfo>
-
-#include <repy/repy.hpp>
 
 #include "detail/fd.hpp"
 
@@ -117,16 +114,24 @@ inline std::vector<int> free_ports(std::size_t n) {
 /// Restrictions text in Repy's syntax that sets every non-port resource to a generous
 /// value (renewables 1e12/s, 100 sockets), allows the given ports, and applies
 /// `overrides` (resource name -> value, written verbatim) and `extra` lines.
-inline std::string policy_text(const std::vector<int>& connports,
-                               const std::vector<int>& messports,
+inline std::string policy_text(const std::vector<int>& connports, const std::vector<int>& messports,
                                const std::map<std::string, std::string>& overrides = {},
                                const std::string& extra = {}) {
   std::map<std::string, std::string> values = {
-      {"cpu", "1"},           {"memory", "1000000000"},   {"diskused", "1000000000"},
-      {"events", "100"},      {"filewrite", "1000000"},   {"fileread", "1000000"},
-      {"filesopened", "100"}, {"lograte", "1000000"},     {"random", "1000000"},
-      {"insockets", "100"},   {"outsockets", "100"},      {"netsend", "1000000000000"},
-      {"netrecv", "1000000000000"}, {"loopsend", "1000000000000"},
+      {"cpu", "1"},
+      {"memory", "1000000000"},
+      {"diskused", "1000000000"},
+      {"events", "100"},
+      {"filewrite", "1000000"},
+      {"fileread", "1000000"},
+      {"filesopened", "100"},
+      {"lograte", "1000000"},
+      {"random", "1000000"},
+      {"insockets", "100"},
+      {"outsockets", "100"},
+      {"netsend", "1000000000000"},
+      {"netrecv", "1000000000000"},
+      {"loopsend", "1000000000000"},
       {"looprecv", "1000000000000"},
   };
   for (const auto& [name, value] : overrides) values[name] = value;
@@ -147,8 +152,7 @@ inline repy::Context context_with(const std::vector<int>& connports,
 }
 
 /// Polls `ready` until it returns true or `timeout` passes; returns the last answer.
-inline bool wait_until(const std::function<bool()>& ready,
-                       std::chrono::milliseconds timeout = 5s) {
+inline bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds timeout = 5s) {
   const auto deadline = clock_type::now() + timeout;
   while (true) {
     if (ready()) return true;
@@ -162,8 +166,7 @@ inline bool poll_fd(int fd, short events, std::chrono::milliseconds timeout = 5s
   pollfd p{fd, events, 0};
   const auto deadline = clock_type::now() + timeout;
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                      clock_type::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
     if (left.count() < 0) left = 0ms;
     int r = ::poll(&p, 1, static_cast<int>(left.count()));
     if (r > 0) return true;
@@ -248,8 +251,8 @@ std::string expect_throws(F&& f, const std::string& where) {
   } catch (const E& e) {
     return e.what();
   } catch (const std::exception& e) {
-    ADD_FAILURE() << where << ": expected " << boost::core::demangle(typeid(E).name())
-                  << ", got " << type_of(e) << ": " << e.what();
+    ADD_FAILURE() << where << ": expected " << boost::core::demangle(typeid(E).name()) << ", got "
+                  << type_of(e) << ": " << e.what();
     return {};
   }
   ADD_FAILURE() << where << ": expected " << boost::core::demangle(typeid(E).name())
@@ -270,15 +273,14 @@ void expect_not_thrown(F&& f, const std::string& where) {
 
 /// The result of a call run on its own thread with a deadline.
 struct Outcome {
-  bool finished = false;         // false: still running at the deadline
-  std::exception_ptr error;      // what it threw, if it finished by throwing
-  double seconds = 0;            // how long it took (or the deadline)
+  bool finished = false;     // false: still running at the deadline
+  std::exception_ptr error;  // what it threw, if it finished by throwing
+  double seconds = 0;        // how long it took (or the deadline)
 };
 
 /// Runs `fn` on a detached thread and waits up to `timeout` for it, so that a call that
 /// hangs fails the test instead of hanging the suite.
-inline Outcome run_with_deadline(std::function<void()> fn,
-                                 std::chrono::milliseconds timeout = 5s) {
+inline Outcome run_with_deadline(std::function<void()> fn, std::chrono::milliseconds timeout = 5s) {
   auto done = std::make_shared<std::promise<std::exception_ptr>>();
   auto result = done->get_future();
   const auto start = clock_type::now();

@@ -19,8 +19,8 @@ std::vector<AddrInfo> getAddripv6(std::string_view name);
 std::string getmyip_ipv6();
 std::size_t sendmessage_ipv6(std::string_view destip, int destport, std::string_view message,
                              std::string_view localip, int localport);
-TCPSocket openconnection_ipv6(std::string_view destip, int destport,
-                              std::string_view localip, int localport, double timeout);
+TCPSocket openconnection_ipv6(std::string_view destip, int destport, std::string_view localip,
+                              int localport, double timeout);
 TCPServerSocket listenforconnection_ipv6(std::string_view localip, int localport);
 UDPServerSocket listenformessage_ipv6(std::string_view localip, int localport);
 ResourceReport getresources();

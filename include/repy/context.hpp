@@ -59,17 +59,16 @@ class Context {
   /// Sends one datagram; returns the bytes sent.
   /// @throws RepyArgumentError, ResourceForbiddenError, AddressBindingError,
   /// DuplicateTupleError, InternetConnectivityError.
-  std::size_t sendmessage_ipv6(std::string_view destip, int destport,
-                               std::string_view message, std::string_view localip,
-                               int localport);
+  std::size_t sendmessage_ipv6(std::string_view destip, int destport, std::string_view message,
+                               std::string_view localip, int localport);
 
   /// Opens a TCP connection within `timeout` seconds.
   /// @throws RepyArgumentError, ResourceForbiddenError, ResourceExhaustedError,
   /// AddressBindingError, AlreadyListeningError, DuplicateTupleError,
   /// CleanupInProgressError, ConnectionRefusedError, TimeoutError,
   /// InternetConnectivityError.
-  TCPSocket openconnection_ipv6(std::string_view destip, int destport,
-                                std::string_view localip, int localport, double timeout);
+  TCPSocket openconnection_ipv6(std::string_view destip, int destport, std::string_view localip,
+                                int localport, double timeout);
 
   /// Listens for TCP connections on (localip, localport).
   /// @throws RepyArgumentError, ResourceForbiddenError, ResourceExhaustedError,

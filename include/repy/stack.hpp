@@ -76,13 +76,10 @@ class Stack {
   /// The implementation, for the library's own use.
   detail::StackImpl& impl() const noexcept { return *impl_; }
 
-  friend bool operator==(const Stack& a, const Stack& b) noexcept {
-    return a.impl_ == b.impl_;
-  }
+  friend bool operator==(const Stack& a, const Stack& b) noexcept { return a.impl_ == b.impl_; }
 
  private:
-  explicit Stack(std::shared_ptr<detail::StackImpl> impl) noexcept
-      : impl_(std::move(impl)) {}
+  explicit Stack(std::shared_ptr<detail::StackImpl> impl) noexcept : impl_(std::move(impl)) {}
   std::shared_ptr<detail::StackImpl> impl_;
 };
 

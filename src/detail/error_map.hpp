@@ -35,8 +35,8 @@ struct Endpoints {
 /// EADDRNOTAVAIL it looks at what holds the address in `stack`'s socket table to tell
 /// AlreadyListeningError, DuplicateTupleError, CleanupInProgressError and
 /// AddressBindingError apart. Messages name the call, the address and the errno.
-[[noreturn]] void throw_network_error(std::string_view call, Op op, int err,
-                                      StackImpl& stack, const Endpoints& ends);
+[[noreturn]] void throw_network_error(std::string_view call, Op op, int err, StackImpl& stack,
+                                      const Endpoints& ends);
 
 /// Raises RepyArgumentError "call: argument: what (value)".
 [[noreturn]] void throw_argument_error(std::string_view call, std::string_view argument,

@@ -62,10 +62,10 @@ class Nanny {
 
   struct alignas(64) Renewable {
     mutable std::mutex mutex;
-    double usage = 0;         // charged and not yet drained
+    double usage = 0;              // charged and not yet drained
     std::atomic<double> total{0};  // everything ever charged (exact for whole amounts
                                    // up to 2^53); atomic so unlimited ones need no lock
-    double last_drain = 0;    // steady-clock seconds of the last drain
+    double last_drain = 0;         // steady-clock seconds of the last drain
   };
   struct alignas(64) Fungible {
     std::atomic<long> held{0};
