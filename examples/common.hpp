@@ -1,6 +1,7 @@
-// Shared helpers of the repy6 examples: command-line flags, the context a
-// --restrictions file asks for, waiting with deadlines, and the exit-time resource
-// summary. Header-only so each example stays a single translation unit.
+// Shared helpers of the repy6 examples: command-line flags, the network stack the
+// --stack/--vde/--config/--dns flags ask for, the context a --restrictions file asks
+// for, waiting with deadlines, and the exit-time resource summary. Header-only so each
+// example stays a single translation unit.
 #pragma once
 
 #include <signal.h>
@@ -24,9 +25,9 @@
 
 namespace examples {
 
-/// A tiny flag parser: `--name VALUE` or `--name=VALUE`, each flag bound to a variable.
-/// Bad or unknown flags print the usage and exit with status 2; --help prints it and
-/// exits with 0.
+/// A tiny flag parser: `--name VALUE` or `--name=VALUE`, each flag bound to a variable
+/// (a vector collects every use of a repeatable flag). Bad or unknown flags print the
+/// usage and exit with status 2; --help prints it and exits with 0.
 class Flags {
  public:
   Flags(std::string program, std::string summary)
@@ -41,6 +42,11 @@ class Flags {
   void add(std::string name, double* target, std::string help) {
     flags_.push_back({std::move(name), target, std::move(help), false});
   }
+  void add(std::string name, std::vector<std::string>* target, std::string help) {
+    flags_.push_back({std::move(name), target, std::move(help), false});
+  }
+
+  const std::string& program() const { return program_; }
 
   /// Whether the flag was given on the command line.
   bool given(std::string_view name) const {
@@ -94,7 +100,7 @@ class Flags {
  private:
   struct Flag {
     std::string name;
-    std::variant<std::string*, int*, double*> target;
+    std::variant<std::string*, int*, double*, std::vector<std::string>*> target;
     std::string help;
     bool seen;
   };
@@ -108,6 +114,10 @@ class Flags {
 
   static std::string placeholder(const Flag& f) {
     if (f.name == "restrictions") return "FILE";
+    if (f.name == "stack") return "CONFIG";
+    if (f.name == "vde") return "URL";
+    if (f.name == "config") return "ITEMS";
+    if (f.name == "dns") return "RESOLVCONF";
     if (f.name.ends_with("-ip")) return "IP";
     if (std::holds_alternative<int*>(f.target)) return "N";
     if (std::holds_alternative<double*>(f.target)) return "SECONDS";
@@ -118,6 +128,8 @@ class Flags {
     flag.seen = true;
     if (auto* s = std::get_if<std::string*>(&flag.target)) {
       **s = std::string(value);
+    } else if (auto* list = std::get_if<std::vector<std::string>*>(&flag.target)) {
+      (*list)->emplace_back(value);
     } else if (auto* n = std::get_if<int*>(&flag.target)) {
       int parsed = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
@@ -150,11 +162,84 @@ inline void require_port(const Flags& flags, std::string_view name, int port) {
   }
 }
 
-/// An unlimited context, or one under the restrictions file when a path is given.
-/// @throws ResourceParseError when the file cannot be read or parsed.
-inline repy::Context make_context(const std::string& restrictions) {
-  if (restrictions.empty()) return repy::Context();
-  return repy::Context(repy::Policy::load(restrictions));
+/// The flags that choose the network stack, as in iothpy's examples:
+///   --stack kernel                the host's own stack (the default)
+///   --stack vdestack              a user-level VDE stack (one interface per --vde URL)
+///   --stack "stack=vdestack,vnl=ptp:///tmp/link,eth,ip=fc00::1/64"
+///                                 iothpy's one-string configuration
+///   --stack netns:NAME            an existing network namespace (NAME or a path)
+///   --vde URL                     one more VDE interface (vde0, vde1, ...); implies
+///                                 --stack vdestack when --stack is not given
+///   --config ITEMS                iothconf items applied once the stack exists
+///   --dns RESOLVCONF              resolv.conf text or path for the stack's resolver
+struct StackOptions {
+  std::string stack = "kernel";
+  std::vector<std::string> vde;
+  std::string config;
+  std::string dns;
+
+  void add_flags(Flags& flags) {
+    flags.add("stack", &stack,
+              "kernel (default), vdestack, netns:NAME, or \"stack=vdestack,vnl=URL,eth,ip=A/N\"");
+    flags.add("vde", &vde, "one VDE interface per use: vde0, vde1, ... (alone: a vdestack)");
+    flags.add("config", &config, "iothconf items once the stack exists: eth,ip=fc00::1/64");
+    flags.add("dns", &dns, "resolv.conf text or file for the stack's resolver");
+  }
+};
+
+/// Makes the stack the flags ask for. A malformed request (an unknown stack, a bad
+/// configuration item, flags that do not go together) prints the usage and exits with
+/// 2, as other flag errors do; a stack the machine cannot make (no privilege, no
+/// /dev/net/tun, a VDE URL that does not open) prints why and exits with 1.
+inline repy::Stack make_stack(const Flags& flags, const StackOptions& options) {
+  const std::string_view spec = options.stack;
+  const bool netns = spec.starts_with("netns:");
+  const bool kernel = spec == "kernel" || spec == "host";
+  // --vde alone means a vdestack, as iothpy's Stack("vdestack", urls).
+  const std::string_view kind = !options.vde.empty() && !flags.given("stack") ? "vdestack" : spec;
+  if (!options.vde.empty() && (netns || (kernel && flags.given("stack")))) {
+    flags.fail(
+        "--vde needs a vdestack: give no --stack, --stack vdestack or --stack "
+        "\"stack=vdestack,...\" (got --stack " +
+        std::string(spec) + ")");
+  }
+  // Changing the host's own interfaces is not what an echo example is for.
+  if (!options.config.empty() && kind == "kernel") {
+    flags.fail(
+        "--config configures a stack's interfaces: use it with --vde, --stack "
+        "vdestack or --stack netns:NAME, not with the kernel stack");
+  }
+  try {
+    repy::Stack stack =
+        netns ? repy::Stack::netns(spec.substr(6)) : repy::Stack(kind, options.vde, options.dns);
+    if (netns && !options.dns.empty()) stack.iothdns_update(options.dns);
+    if (!options.config.empty()) stack.iothconfig(options.config);
+    return stack;
+  } catch (const repy::RepyArgumentError& e) {
+    flags.fail(e.what());
+  } catch (const repy::RepyException& e) {
+    std::cerr << flags.program() << ": cannot make the stack '" << kind << "': " << e.what()
+              << "\n";
+    std::exit(1);
+  }
+}
+
+/// The context of an example: the --restrictions file's policy (unlimited without one)
+/// on the stack the stack flags ask for. Exits with 1 when the file cannot be read or
+/// parsed, and as make_stack() says for the stack.
+inline repy::Context make_context(const Flags& flags, const std::string& restrictions,
+                                  const StackOptions& options) {
+  repy::Policy policy = repy::Policy::unlimited();
+  if (!restrictions.empty()) {
+    try {
+      policy = repy::Policy::load(restrictions);
+    } catch (const repy::RepyException& e) {
+      std::cerr << flags.program() << ": " << e.what() << "\n";
+      std::exit(1);
+    }
+  }
+  // Read the policy first: a bad file then costs no stack.
+  return repy::Context(std::move(policy), make_stack(flags, options));
 }
 
 /// Converts seconds (from a flag) to the millisecond timeouts of wait_readable().

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   std::string local_ip = "::1";
   int local_port = 12345;
   std::string restrictions;
+  examples::StackOptions stack_options;
   int count = 0;
   double timeout = 10;
 
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   flags.add("local-ip", &local_ip, "address to listen on (default ::1)");
   flags.add("local-port", &local_port, "port to listen on (default 12345)");
   flags.add("restrictions", &restrictions, "Repy restrictions file (default: unlimited)");
+  stack_options.add_flags(flags);
   flags.add("count", &count, "serve N clients, then exit (default 0 = until SIGINT)");
   flags.add("timeout", &timeout, "drop a client idle this long (default 10)");
   flags.parse(argc, argv);
@@ -50,13 +52,7 @@ int main(int argc, char** argv) {
   if (count < 0) flags.fail("--count must be 0 or more");
   if (timeout <= 0) flags.fail("--timeout must be more than 0");
 
-  repy::Context context;
-  try {
-    context = examples::make_context(restrictions);
-  } catch (const repy::RepyException& e) {
-    std::cerr << "tcp_echo_server: " << e.what() << "\n";
-    return 1;
-  }
+  repy::Context context = examples::make_context(flags, restrictions, stack_options);
   examples::install_stop_handler();
 
   int status = 0;

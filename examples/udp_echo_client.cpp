@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   std::string local_ip = "::1";
   int local_port = 0;
   std::string restrictions;
+  examples::StackOptions stack_options;
   std::string message = "hello from repy6";
   double timeout = 5;
 
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   flags.add("local-ip", &local_ip, "local address to send from (default ::1)");
   flags.add("local-port", &local_port, "local port (default: a free one the restrictions allow)");
   flags.add("restrictions", &restrictions, "Repy restrictions file (default: unlimited)");
+  stack_options.add_flags(flags);
   flags.add("message", &message, "text to send (default \"hello from repy6\")");
   flags.add("timeout", &timeout, "seconds to wait for the reply (default 5)");
   flags.parse(argc, argv);
@@ -30,13 +32,7 @@ int main(int argc, char** argv) {
   if (flags.given("local-port")) examples::require_port(flags, "local-port", local_port);
   if (timeout <= 0) flags.fail("--timeout must be more than 0");
 
-  repy::Context context;
-  try {
-    context = examples::make_context(restrictions);
-  } catch (const repy::RepyException& e) {
-    std::cerr << "udp_echo_client: " << e.what() << "\n";
-    return 1;
-  }
+  repy::Context context = examples::make_context(flags, restrictions, stack_options);
 
   int status = 0;
   try {

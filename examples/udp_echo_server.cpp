@@ -11,24 +11,20 @@ int main(int argc, char** argv) {
   std::string local_ip = "::1";
   int local_port = 12345;
   std::string restrictions;
+  examples::StackOptions stack_options;
   int count = 0;
 
   examples::Flags flags("udp_echo_server", "Echoes UDP datagrams back to their senders.");
   flags.add("local-ip", &local_ip, "address to listen on (default ::1)");
   flags.add("local-port", &local_port, "port to listen on (default 12345)");
   flags.add("restrictions", &restrictions, "Repy restrictions file (default: unlimited)");
+  stack_options.add_flags(flags);
   flags.add("count", &count, "echo N datagrams, then exit (default 0 = until SIGINT)");
   flags.parse(argc, argv);
   examples::require_port(flags, "local-port", local_port);
   if (count < 0) flags.fail("--count must be 0 or more");
 
-  repy::Context context;
-  try {
-    context = examples::make_context(restrictions);
-  } catch (const repy::RepyException& e) {
-    std::cerr << "udp_echo_server: " << e.what() << "\n";
-    return 1;
-  }
+  repy::Context context = examples::make_context(flags, restrictions, stack_options);
   examples::install_stop_handler();
 
   int status = 0;
