@@ -85,7 +85,10 @@ class TapPlug {
         if (errno == EINTR) continue;
         return;
       }
-      if (pfd[0].revents != 0) return;
+      if (pfd[0].revents != 0) {
+        drain_tap(buf);
+        return;
+      }
       if (pfd[1].revents & POLLIN) {
         ssize_t n = ::read(tap_.get(), buf.data(), buf.size());
         if (n > 0) vde_send(conn_.get(), buf.data(), static_cast<size_t>(n), 0);
@@ -99,6 +102,19 @@ class TapPlug {
         }
       }
       if ((pfd[1].revents | pfd[2].revents) & (POLLERR | POLLNVAL)) return;
+    }
+  }
+
+  // What the stack sent just before it went away (a closing socket's FIN, say) is
+  // still queued on the tap: pass it on rather than lose it. Bounded, since the stack
+  // is being torn down and nothing new should arrive.
+  void drain_tap(std::vector<char>& buf) noexcept {
+    pollfd tap{tap_.get(), POLLIN, 0};
+    for (int frames = 0; frames < 1024 && ::poll(&tap, 1, 0) == 1 && (tap.revents & POLLIN);
+         ++frames) {
+      ssize_t n = ::read(tap_.get(), buf.data(), buf.size());
+      if (n <= 0) return;
+      vde_send(conn_.get(), buf.data(), static_cast<size_t>(n), 0);
     }
   }
 
