@@ -8,7 +8,7 @@ packages=(
   libboost-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libc-ares-dev libnl-3-dev libnl-route-3-dev libnl-idiag-3-dev
   libvdestack-dev libvdeplug-dev vdeplug
-  dnsmasq-base iproute2
+  dnsmasq-base iproute2 clang-format
 )
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
