@@ -29,76 +29,10 @@
 #include "detail/fd.hpp"
 #include "detail/stack_impl.hpp"
 #include "repy/stack.hpp"
+#include "test_support.hpp"
 
-// Self-contained on purpose: everything here is plain POSIX, so the helpers live in
-// this file rather than in the shared black-box support header.
-namespace repy_test {
-
-using clock_type = std::chrono::steady_clock;
-using namespace std::chrono_literals;
-
-/// A file descriptor the test owns; closed exactly once.
-using Fd = repy::detail::Fd;
-
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-sockaddr_in6 loopback_address(int port) {
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_addr = in6addr_loopback;
-  sa.sin6_port = htons(static_cast<std::uint16_t>(port));
-  return sa;
-}
-
-int local_port(int fd) {
-  sockaddr_in6 sa{};
-  socklen_t len = sizeof sa;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-    throw std::runtime_error(errno_text("getsockname"));
-  }
-  return ntohs(sa.sin6_port);
-}
-
-/// A raw socket of `type` bound to [::1] on a port the kernel picks.
-Fd raw_bound(int type) {
-  Fd fd(::socket(AF_INET6, type | SOCK_CLOEXEC, 0));
-  if (!fd) throw std::runtime_error(errno_text("socket"));
-  sockaddr_in6 sa = loopback_address(0);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    throw std::runtime_error(errno_text("bind [::1]:0"));
-  }
-  return fd;
-}
-
-Fd raw_listener() {
-  Fd fd = raw_bound(SOCK_STREAM);
-  if (::listen(fd.get(), 16) != 0) throw std::runtime_error(errno_text("listen"));
-  return fd;
-}
-
-/// Polls `ready` until it returns true or `timeout` passes.
-bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {
-  const auto deadline = clock_type::now() + timeout;
-  while (true) {
-    if (ready()) return true;
-    if (clock_type::now() >= deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-}
-
-/// Waits for `events` on `fd` with a deadline.
-bool poll_fd(int fd, short events, std::chrono::milliseconds timeout = 5s) {
-  pollfd p{fd, events, 0};
-  const auto deadline = clock_type::now() + timeout;
-  while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-    int r = ::poll(&p, 1, static_cast<int>(std::max<long long>(0, left.count())));
-    if (r > 0) return true;
-    if (r == 0 || errno != EINTR) return false;
-  }
-}
-
-}  // namespace repy_test
+// The raw-socket helpers (free ports, bound sockets, deadline waits) are the shared
+// ones of test_support.hpp.
 
 namespace {
 
