@@ -32,7 +32,7 @@
 #include <utility>
 #include <vector>
 
-#include "detail/fd.hpp"
+#include "core/fd.hpp"
 
 namespace {
 

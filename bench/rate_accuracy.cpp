@@ -15,7 +15,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "detail/fd.hpp"
+#include "core/fd.hpp"
 #include "repy/repy.hpp"
 
 namespace {

@@ -1,0 +1,164 @@
+// IP and port argument checks (SPEC section 3).
+#include "core/address.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <net/if.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+
+#include "core/error_map.hpp"
+
+namespace repy::detail {
+
+namespace {
+
+bool is_link_local(const address_v6& a) noexcept { return a.is_link_local(); }
+
+// Repy's IPv4 rule: 0.x.x.x means "this network" and 224.0.0.0 and above are
+// multicast or reserved; neither is a usable unicast peer.
+bool valid_ipv4_first_octet(unsigned char first) noexcept { return first != 0 && first < 224; }
+
+}  // namespace
+
+std::string quote(std::string_view value) {
+  constexpr std::size_t max_shown = 80;
+  std::string out = "'";
+  for (std::size_t i = 0; i < value.size() && i < max_shown; ++i) {
+    auto c = static_cast<unsigned char>(value[i]);
+    if (c == '\\' || c == '\'') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '\'';
+  if (value.size() > max_shown) out += fmt::format(" (+{} more bytes)", value.size() - max_shown);
+  return out;
+}
+
+namespace {
+
+// Programs send to the same few addresses over and over; each thread remembers the last
+// texts it parsed and printed, so the hot path skips inet_pton/inet_ntop. Only plain
+// literals are remembered: a zone name's index can change with the interfaces.
+struct ParsedText {
+  std::string text;
+  address_v6 address;
+};
+constexpr std::size_t remembered = 4;
+thread_local std::array<ParsedText, remembered> parsed_texts;
+thread_local std::size_t next_parsed = 0;
+
+struct PrintedAddress {
+  address_v6::bytes_type bytes{};
+  unsigned long scope = 0;
+  std::string text;
+};
+thread_local PrintedAddress last_printed;
+
+address_v6 parse_ip_uncached(std::string_view call, std::string_view argument,
+                             std::string_view value);
+
+}  // namespace
+
+address_v6 parse_ip(std::string_view call, std::string_view argument, std::string_view value) {
+  for (const auto& entry : parsed_texts) {
+    if (!entry.text.empty() && entry.text == value) return entry.address;
+  }
+  address_v6 address = parse_ip_uncached(call, argument, value);
+  if (address.scope_id() == 0 && value.size() <= INET6_ADDRSTRLEN) {
+    parsed_texts[next_parsed] = ParsedText{std::string(value), address};
+    next_parsed = (next_parsed + 1) % remembered;
+  }
+  return address;
+}
+
+namespace {
+
+address_v6 parse_ip_uncached(std::string_view call, std::string_view argument,
+                             std::string_view value) {
+  auto fail = [&](std::string_view what) { throw_argument_error(call, argument, what, value); };
+  if (value.empty()) fail("is empty, expected an IPv6 address");
+  if (value.find('\0') != std::string_view::npos) fail("contains a NUL byte");
+  if (std::isspace(static_cast<unsigned char>(value.front())) ||
+      std::isspace(static_cast<unsigned char>(value.back()))) {
+    fail("has surrounding white space");
+  }
+  if (value.size() > INET6_ADDRSTRLEN + IF_NAMESIZE) fail("is too long for an IPv6 address");
+
+  std::string_view literal = value;
+  std::string_view zone;
+  if (auto percent = value.find('%'); percent != std::string_view::npos) {
+    literal = value.substr(0, percent);
+    zone = value.substr(percent + 1);
+    if (zone.empty()) fail("has an empty zone after '%'");
+  }
+
+  in6_addr raw{};
+  std::string text(literal);
+  if (::inet_pton(AF_INET6, text.c_str(), &raw) != 1) {
+    fail("is not an IPv6 address literal");
+  }
+  address_v6::bytes_type bytes;
+  std::memcpy(bytes.data(), &raw, bytes.size());
+  address_v6 address(bytes);
+
+  if (address.is_unspecified()) fail("is the unspecified address ::");
+  if (address.is_multicast()) fail("is a multicast address (ff00::/8)");
+  if (address.is_v4_mapped() && !valid_ipv4_first_octet(bytes[12])) {
+    fail("maps an IPv4 address that Repy does not allow (0.x.x.x or 224.0.0.0 and above)");
+  }
+
+  if (!zone.empty()) {
+    if (!is_link_local(address)) fail("has a zone, but only link-local addresses take one");
+    unsigned long scope = 0;
+    auto [end, ec] = std::from_chars(zone.data(), zone.data() + zone.size(), scope);
+    if (ec == std::errc{} && end == zone.data() + zone.size()) {
+      if (scope == 0 || scope > 0xffffffffUL) fail("has a zone number out of range");
+    } else {
+      std::string name(zone);
+      scope = ::if_nametoindex(name.c_str());
+      if (scope == 0) fail("has a zone that names no interface");
+    }
+    address.scope_id(static_cast<unsigned long>(scope));
+  }
+  return address;
+}
+
+}  // namespace
+
+void check_port(std::string_view call, std::string_view argument, int port) {
+  if (port < 1 || port > 65535) {
+    throw_argument_error(call, argument, "is not a port between 1 and 65535", std::to_string(port));
+  }
+}
+
+bool is_loopback(const address_v6& address) noexcept {
+  if (address.is_loopback()) return true;
+  if (address.is_v4_mapped()) return address.to_bytes()[12] == 127;
+  return false;
+}
+
+std::string to_text(const address_v6& address) {
+  const auto bytes = address.to_bytes();
+  if (!last_printed.text.empty() && last_printed.bytes == bytes &&
+      last_printed.scope == address.scope_id()) {
+    return last_printed.text;
+  }
+  char buffer[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET6, bytes.data(), buffer, sizeof buffer);
+  std::string text = address.scope_id() != 0 ? fmt::format("{}%{}", buffer, address.scope_id())
+                                             : std::string(buffer);
+  last_printed = PrintedAddress{bytes, address.scope_id(), text};
+  return text;
+}
+
+}  // namespace repy::detail
