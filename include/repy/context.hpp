@@ -16,7 +16,8 @@ namespace repy {
 
 namespace detail {
 struct ContextState;
-}
+struct Access;
+}  // namespace detail
 
 /// What getresources() reports, by Repy resource name.
 struct ResourceReport {
@@ -90,6 +91,7 @@ class Context {
   }
 
  private:
+  friend struct detail::Access;
   std::shared_ptr<detail::ContextState> state_;
 };
 

@@ -9,7 +9,8 @@ namespace repy {
 
 namespace detail {
 struct PolicyData;
-}
+struct Access;
+}  // namespace detail
 
 /// An immutable restrictions policy: rate limits, socket counts, allowed ports and
 /// local addresses, socket buffer caps. Cheap to copy (copies share the data).
@@ -42,10 +43,8 @@ class Policy {
   /// @throws RepyArgumentError for a negative size.
   Policy with_socket_buffers(int tcp_bytes, int udp_bytes) const;
 
-  /// The parsed data, for the library's own use.
-  const detail::PolicyData& data() const noexcept { return *data_; }
-
  private:
+  friend struct detail::Access;
   explicit Policy(std::shared_ptr<const detail::PolicyData> data);
   std::shared_ptr<const detail::PolicyData> data_;
 };

@@ -17,6 +17,7 @@ namespace detail {
 class TcpSocketImpl;
 class TcpServerImpl;
 class UdpServerImpl;
+struct Access;
 }  // namespace detail
 
 /// A connected TCP socket (from openconnection_ipv6 or getconnection).
@@ -54,7 +55,7 @@ class TCPSocket {
   }
 
  private:
-  friend class detail::TcpSocketImpl;
+  friend struct detail::Access;
   explicit TCPSocket(std::shared_ptr<detail::TcpSocketImpl> impl) noexcept
       : impl_(std::move(impl)) {}
   std::shared_ptr<detail::TcpSocketImpl> impl_;
@@ -97,7 +98,7 @@ class TCPServerSocket {
   }
 
  private:
-  friend class detail::TcpServerImpl;
+  friend struct detail::Access;
   explicit TCPServerSocket(std::shared_ptr<detail::TcpServerImpl> impl) noexcept
       : impl_(std::move(impl)) {}
   std::shared_ptr<detail::TcpServerImpl> impl_;
@@ -124,7 +125,7 @@ class UDPServerSocket {
   }
 
  private:
-  friend class detail::UdpServerImpl;
+  friend struct detail::Access;
   explicit UDPServerSocket(std::shared_ptr<detail::UdpServerImpl> impl) noexcept
       : impl_(std::move(impl)) {}
   std::shared_ptr<detail::UdpServerImpl> impl_;

@@ -12,7 +12,8 @@ namespace repy {
 
 namespace detail {
 class StackImpl;
-}
+struct Access;
+}  // namespace detail
 
 /// One getaddrinfo() result.
 struct AddrInfo {
@@ -73,12 +74,10 @@ class Stack {
   /// A plain socket inside the stack; the caller owns (and closes) the fd.
   int socket(int family, int type, int protocol = 0) const;
 
-  /// The implementation, for the library's own use.
-  detail::StackImpl& impl() const noexcept { return *impl_; }
-
   friend bool operator==(const Stack& a, const Stack& b) noexcept { return a.impl_ == b.impl_; }
 
  private:
+  friend struct detail::Access;
   explicit Stack(std::shared_ptr<detail::StackImpl> impl) noexcept : impl_(std::move(impl)) {}
   std::shared_ptr<detail::StackImpl> impl_;
 };

@@ -17,6 +17,7 @@
 
 #include "context/context_state.hpp"
 #include "context/socket_impl.hpp"
+#include "core/access.hpp"
 #include "core/address.hpp"
 #include "core/error_map.hpp"
 #include "net/sys.hpp"
@@ -92,14 +93,14 @@ bool same_address(const address_v6& a, const address_v6& b) noexcept {
 // (nootherips), then the port must be in the policy's set.
 void permit_local(const ContextState& state, std::string_view call, const address_v6& local,
                   int port, bool tcp) {
-  const PolicyData& policy = state.policy.data();
+  const PolicyData& policy = data(state.policy);
   if (policy.nootherips && !is_loopback(local)) {
     bool allowed = false;
     for (const auto& preference : policy.preferences) {
       if (preference.ip) {
         allowed = same_address(*preference.ip, local);
       } else {
-        auto addresses = state.stack.impl().interface_addresses(preference.iface);
+        auto addresses = impl(state.stack).interface_addresses(preference.iface);
         allowed = std::any_of(addresses.begin(), addresses.end(),
                               [&](const address_v6& a) { return same_address(a, local); });
       }
@@ -119,13 +120,13 @@ void permit_local(const ContextState& state, std::string_view call, const addres
 }
 
 Fd make_socket(ContextState& state, std::string_view call, int type, const Endpoints& ends) {
-  int fd = state.stack.impl().make_socket(AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw_network_error(call, Op::other, -fd, state.stack.impl(), ends);
+  int fd = impl(state.stack).make_socket(AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw_network_error(call, Op::other, -fd, impl(state.stack), ends);
   Fd owned(fd);
   // IPv4-mapped addresses must work on these sockets whatever the host's default is.
   int off = 0;
   ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-  const PolicyData& policy = state.policy.data();
+  const PolicyData& policy = data(state.policy);
   if (int cap = type == SOCK_STREAM ? policy.tcp_buffer : policy.udp_buffer; cap > 0) {
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &cap, sizeof cap);
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &cap, sizeof cap);
@@ -143,7 +144,7 @@ void set_reuseaddr(int fd) noexcept {
 void bind_local(ContextState& state, std::string_view call, Op op, int fd, const Endpoints& ends) {
   sockaddr_in6 sa = to_sockaddr(ends.local, ends.local_port);
   if (sys::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
-    throw_network_error(call, op, errno, state.stack.impl(), ends);
+    throw_network_error(call, op, errno, impl(state.stack), ends);
   }
 }
 
@@ -158,7 +159,7 @@ void connect_within(ContextState& state, std::string_view call, int fd, const En
   // EINTR is handled like EINPROGRESS.
   if (sys::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0) return;
   if (errno != EINPROGRESS && errno != EINTR) {
-    throw_network_error(call, Op::connect, errno, state.stack.impl(), ends);
+    throw_network_error(call, Op::connect, errno, impl(state.stack), ends);
   }
   for (;;) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
@@ -166,13 +167,13 @@ void connect_within(ContextState& state, std::string_view call, int fd, const En
     pollfd p{fd, POLLOUT, 0};
     int rc = sys::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1 << 30)));
     if (rc < 0 && errno == EINTR) continue;
-    if (rc < 0) throw_network_error(call, Op::connect, errno, state.stack.impl(), ends);
+    if (rc < 0) throw_network_error(call, Op::connect, errno, impl(state.stack), ends);
     if (rc == 0) continue;
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err == 0) return;
-    throw_network_error(call, Op::connect, err, state.stack.impl(), ends);
+    throw_network_error(call, Op::connect, err, impl(state.stack), ends);
   }
   throw TimeoutError(fmt::format("{}: connecting [{}]:{} -> [{}]:{} took longer than {} s", call,
                                  to_text(ends.local), ends.local_port, to_text(ends.remote),
@@ -211,7 +212,7 @@ std::vector<AddrInfo> literal_result(std::string_view ip, std::uint32_t scope) {
 
 // Whether a UDP socket of the stack can bind the address (it is one of the stack's).
 bool bindable(ContextState& state, const address_v6& address) {
-  int fd = state.stack.impl().make_socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int fd = impl(state.stack).make_socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   Fd owned(fd);
   int off = 0;
@@ -298,7 +299,7 @@ std::vector<AddrInfo> Context::getAddripv6(std::string_view name) {
     throw NetworkAddressError(
         fmt::format("{}: {} is under .invalid, which never resolves", call, quote(name)));
   } else {
-    auto answers = state_->stack.impl().resolve(name, {}, AF_INET6, 0, 0, 0);
+    auto answers = impl(state_->stack).resolve(name, {}, AF_INET6, 0, 0, 0);
     std::erase_if(answers, [](const AddrInfo& a) { return a.family != AF_INET6; });
     if (answers.empty()) {
       throw NetworkAddressError(fmt::format("{}: {} has no IPv6 address", call, quote(name)));
@@ -318,13 +319,13 @@ std::string Context::getmyip_ipv6() {
     state_->nanny.charge(Resource::netsend, 256);
     state_->nanny.charge(Resource::netrecv, 128);
   };
-  const PolicyData& policy = state_->policy.data();
+  const PolicyData& policy = data(state_->policy);
   for (const auto& preference : policy.preferences) {
     std::vector<address_v6> candidates;
     if (preference.ip) {
       candidates.push_back(*preference.ip);
     } else {
-      candidates = state_->stack.impl().interface_addresses(preference.iface);
+      candidates = impl(state_->stack).interface_addresses(preference.iface);
       // A link-local address is only an answer when the interface has nothing wider.
       std::stable_partition(candidates.begin(), candidates.end(),
                             [](const address_v6& a) { return !a.is_link_local(); });
@@ -342,8 +343,8 @@ std::string Context::getmyip_ipv6() {
   }
 
   Endpoints ends{address_v6(), 0, parse_ip(call, "probe", route_probe), 53};
-  int fd = state_->stack.impl().make_socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw_network_error(call, Op::other, -fd, state_->stack.impl(), ends);
+  int fd = impl(state_->stack).make_socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw_network_error(call, Op::other, -fd, impl(state_->stack), ends);
   Fd owned(fd);
   sockaddr_in6 to = to_sockaddr(ends.remote, ends.remote_port);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
@@ -353,7 +354,7 @@ std::string Context::getmyip_ipv6() {
       throw InternetConnectivityError(
           fmt::format("{}: no route to the IPv6 Internet: {}", call, errno_text(err)));
     }
-    throw_network_error(call, Op::other, err, state_->stack.impl(), ends);
+    throw_network_error(call, Op::other, err, impl(state_->stack), ends);
   }
   sockaddr_storage local{};
   socklen_t len = sizeof local;
@@ -396,7 +397,7 @@ std::size_t Context::sendmessage_ipv6(std::string_view destip, int destport,
       n = sys::sendto(fd.get(), message.data(), message.size(), MSG_NOSIGNAL,
                       reinterpret_cast<const sockaddr*>(&to), sizeof to);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) throw_network_error(call, Op::other, errno, state.stack.impl(), ends);
+    if (n < 0) throw_network_error(call, Op::other, errno, impl(state.stack), ends);
     sent = static_cast<std::size_t>(n);
   }
   state.nanny.charge(send_resource(loop), 64.0 + static_cast<double>(*sent));
@@ -431,7 +432,7 @@ TCPSocket Context::openconnection_ipv6(std::string_view destip, int destport,
                                               ends.remote, localport);
   state.nanny.charge(send_resource(loop), 128);
   state.nanny.charge(recv_resource(loop), 64);
-  return TcpSocketImpl::make_handle(std::move(impl));
+  return Access::make_handle(std::move(impl));
 }
 
 TCPServerSocket Context::listenforconnection_ipv6(std::string_view localip, int localport) {
@@ -449,12 +450,12 @@ TCPServerSocket Context::listenforconnection_ipv6(std::string_view localip, int 
   bind_local(state, call, Op::bind_tcp_listen, fd.get(), ends);
   // The backlog follows the outsocket limit, as in Repy: more pending connections than
   // the context may accept would only be refused later.
-  const double outsockets = state.policy.data().limit(Resource::outsockets);
+  const double outsockets = data(state.policy).limit(Resource::outsockets);
   const int backlog = std::isfinite(outsockets)
                           ? static_cast<int>(std::clamp(outsockets, 1.0, double{SOMAXCONN}))
                           : SOMAXCONN;
   if (sys::listen(fd.get(), backlog) != 0) {
-    throw_network_error(call, Op::bind_tcp_listen, errno, state.stack.impl(), ends);
+    throw_network_error(call, Op::bind_tcp_listen, errno, impl(state.stack), ends);
   }
   auto impl = std::make_shared<TcpServerImpl>(state_, std::move(fd), std::move(insocket),
                                               ends.local, localport);
@@ -462,7 +463,7 @@ TCPServerSocket Context::listenforconnection_ipv6(std::string_view localip, int 
     std::lock_guard lock(state.registry_mutex);
     state.tcp_listeners[key] = impl;
   }
-  return TcpServerImpl::make_handle(std::move(impl));
+  return Access::make_handle(std::move(impl));
 }
 
 UDPServerSocket Context::listenformessage_ipv6(std::string_view localip, int localport) {
@@ -471,7 +472,7 @@ UDPServerSocket Context::listenformessage_ipv6(std::string_view localip, int loc
   auto [ends, insocket] = start_listen(state, call, localip, localport, false);
 
   const LocalKey key(ends.local, localport);
-  if (state.udp_listener(key) || UdpListenerSet::instance().contains(&state.stack.impl(), key)) {
+  if (state.udp_listener(key) || UdpListenerSet::instance().contains(&impl(state.stack), key)) {
     throw AlreadyListeningError(fmt::format("{}: a UDPServerSocket already listens on [{}]:{}",
                                             call, to_text(ends.local), localport));
   }
@@ -483,8 +484,8 @@ UDPServerSocket Context::listenformessage_ipv6(std::string_view localip, int loc
     std::lock_guard lock(state.registry_mutex);
     state.udp_listeners[key] = impl;
   }
-  UdpListenerSet::instance().add(&state.stack.impl(), key);
-  return UdpServerImpl::make_handle(std::move(impl));
+  UdpListenerSet::instance().add(&detail::impl(state.stack), key);
+  return Access::make_handle(std::move(impl));
 }
 
 ResourceReport Context::getresources() const {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 
+#include "core/access.hpp"
 #include "core/address.hpp"
 #include "nanny/nanny.hpp"
 #include "repy/policy.hpp"
@@ -33,7 +34,7 @@ struct LocalKey {
 /// One context's policy, accounting, stack and the sockets it has open.
 struct ContextState {
   ContextState(Policy p, Stack s)
-      : policy(std::move(p)), stack(std::move(s)), nanny(policy.data()) {}
+      : policy(std::move(p)), stack(std::move(s)), nanny(data(policy)) {}
 
   const Policy policy;
   const Stack stack;

@@ -69,10 +69,6 @@ class TcpSocketImpl final : public SocketBase {
   /// Repy's close: charges the FIN exchange, releases the outsocket.
   bool close(bool charge = true) noexcept;
 
-  static TCPSocket make_handle(std::shared_ptr<TcpSocketImpl> impl) noexcept {
-    return TCPSocket(std::move(impl));
-  }
-
  private:
   [[noreturn]] void fail(std::string_view call, int err);
 
@@ -89,10 +85,6 @@ class TcpServerImpl final : public SocketBase {
 
   Connection getconnection();
   bool close() noexcept;
-
-  static TCPServerSocket make_handle(std::shared_ptr<TcpServerImpl> impl) noexcept {
-    return TCPServerSocket(std::move(impl));
-  }
 
  private:
   const LocalKey key_;
@@ -112,10 +104,6 @@ class UdpServerImpl final : public SocketBase {
   /// nothing when the socket was closed meanwhile, so the caller makes its own.
   std::optional<std::size_t> send_to(std::string_view call, const sockaddr_in6& to,
                                      std::string_view message);
-
-  static UDPServerSocket make_handle(std::shared_ptr<UdpServerImpl> impl) noexcept {
-    return UDPServerSocket(std::move(impl));
-  }
 
  private:
   const LocalKey key_;

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "context/socket_impl.hpp"
+#include "core/access.hpp"
 #include "core/error_map.hpp"
 #include "net/sys.hpp"
 #include "repy/errors.hpp"
@@ -157,7 +158,7 @@ void TcpSocketImpl::fail(std::string_view call, int err) {
   // Only an error nobody foresaw ends the socket here. After a reset the socket stays
   // open, answering SocketClosedRemote, until the program closes it (and gets true).
   if (closes_socket(err)) close(false);
-  throw_network_error(call, Op::recv, err, context_->stack.impl(), Endpoints{});
+  throw_network_error(call, Op::recv, err, impl(context_->stack), Endpoints{});
 }
 
 std::string TcpSocketImpl::recv(std::size_t bytes) {
@@ -281,7 +282,7 @@ Connection TcpServerImpl::getconnection() {
       throw SocketWouldBlockError(fmt::format("{}: no connection is pending", call));
     }
     if (closes_socket(err)) close();
-    throw_network_error(call, Op::accept, err, context_->stack.impl(), Endpoints{});
+    throw_network_error(call, Op::accept, err, impl(context_->stack), Endpoints{});
   }
   // Without an outsocket the pending connection is closed here (the Fd goes).
   Hold outsocket = context_->nanny.acquire(Resource::outsockets, call);
@@ -291,7 +292,7 @@ Connection TcpServerImpl::getconnection() {
   const bool loop = is_loopback(peer);
   context_->nanny.charge(recv_resource(loop), 128);
   context_->nanny.charge(send_resource(loop), 64);
-  return Connection{to_text(peer), peer_port, TcpSocketImpl::make_handle(std::move(impl))};
+  return Connection{to_text(peer), peer_port, Access::make_handle(std::move(impl))};
 }
 
 // ---- UdpServerImpl
@@ -306,7 +307,7 @@ UdpServerImpl::~UdpServerImpl() { close(); }
 
 bool UdpServerImpl::close() noexcept {
   if (!close_fd()) return false;
-  UdpListenerSet::instance().remove(&context_->stack.impl(), key_);
+  UdpListenerSet::instance().remove(&impl(context_->stack), key_);
   std::lock_guard lock(context_->registry_mutex);
   forget_listener(context_->udp_listeners, key_, this);
   return true;
@@ -336,7 +337,7 @@ Message UdpServerImpl::getmessage() {
       throw SocketWouldBlockError(fmt::format("{}: no message has arrived yet", call));
     }
     if (closes_socket(err)) close();
-    throw_network_error(call, Op::recv, err, context_->stack.impl(), Endpoints{});
+    throw_network_error(call, Op::recv, err, impl(context_->stack), Endpoints{});
   }
   auto [peer, peer_port] = from_sockaddr(from);
   context_->nanny.charge(recv_resource(is_loopback(peer)), 64.0 + static_cast<double>(got));
@@ -366,7 +367,7 @@ std::optional<std::size_t> UdpServerImpl::send_to(std::string_view call, const s
     std::memcpy(bytes.data(), &to.sin6_addr, bytes.size());
     Endpoints ends{address_v6(key_.bytes, key_.scope), key_.port, address_v6(bytes),
                    ntohs(to.sin6_port)};
-    throw_network_error(call, Op::other, err, context_->stack.impl(), ends);
+    throw_network_error(call, Op::other, err, impl(context_->stack), ends);
   }
   return static_cast<std::size_t>(sent);
 }

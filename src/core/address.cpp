@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/error_map.hpp"
+#include "core/text.hpp"
 
 namespace repy::detail {
 
@@ -24,25 +25,6 @@ bool is_link_local(const address_v6& a) noexcept { return a.is_link_local(); }
 bool valid_ipv4_first_octet(unsigned char first) noexcept { return first != 0 && first < 224; }
 
 }  // namespace
-
-std::string quote(std::string_view value) {
-  constexpr std::size_t max_shown = 80;
-  std::string out = "'";
-  for (std::size_t i = 0; i < value.size() && i < max_shown; ++i) {
-    auto c = static_cast<unsigned char>(value[i]);
-    if (c == '\\' || c == '\'') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '\'';
-  if (value.size() > max_shown) out += fmt::format(" (+{} more bytes)", value.size() - max_shown);
-  return out;
-}
 
 namespace {
 

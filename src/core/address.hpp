@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/text.hpp"
+
 namespace repy::detail {
 
 using boost::asio::ip::address_v6;
@@ -23,8 +25,5 @@ bool is_loopback(const address_v6& address) noexcept;
 
 /// The canonical text (RFC 5952), with the zone as a number where it has one.
 std::string to_text(const address_v6& address);
-
-/// A value quoted for an error message: printable, escapes shown, length-capped.
-std::string quote(std::string_view value);
 
 }  // namespace repy::detail

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "core/access.hpp"
 #include "core/error_map.hpp"
 #include "repy/errors.hpp"
 #include "stack/backends/backends.hpp"
@@ -323,7 +324,7 @@ IothConf parse_iothconf(std::string_view config) {
 }
 
 void apply_iothconf(Stack& stack, const IothConf& c, std::string_view config) {
-  auto& impl = stack.impl();
+  auto& impl = detail::impl(stack);
   int ifindex = c.ifindex;
   if (ifindex == 0 && c.touches_link()) {
     // The VDE stacks name their first interface vde0; elsewhere the caller must say.

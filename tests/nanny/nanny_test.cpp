@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/access.hpp"
 #include "repy/errors.hpp"
 #include "repy/policy.hpp"
 
@@ -36,7 +37,7 @@ double seconds_since(clock_type::time_point start) {
 
 TEST(nanny_test, zero_limit_throws_at_once) {
   Policy policy = Policy::parse("resource netsend 10\n");  // netrecv unmentioned: 0
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   auto start = clock_type::now();
   try {
     nanny.wait(Resource::netrecv, "sendmessage_ipv6");
@@ -50,7 +51,7 @@ TEST(nanny_test, zero_limit_throws_at_once) {
 
 TEST(nanny_test, unlimited_never_waits) {
   Policy policy = Policy::unlimited();
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   auto start = clock_type::now();
   for (int i = 0; i < 1000; ++i) {
     nanny.wait(Resource::loopsend, "send");
@@ -66,7 +67,7 @@ TEST(nanny_test, unlimited_never_waits) {
 
 TEST(nanny_test, usage_at_the_limit_does_not_wait) {
   Policy policy = Policy::parse("resource netsend 1000\n");
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   nanny.charge(Resource::netsend, 1000);
   auto start = clock_type::now();
   nanny.wait(Resource::netsend, "send");
@@ -75,7 +76,7 @@ TEST(nanny_test, usage_at_the_limit_does_not_wait) {
 
 TEST(nanny_test, usage_over_the_limit_waits_for_the_excess_to_drain) {
   Policy policy = Policy::parse("resource netsend 1000\n");
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   auto start = clock_type::now();
   nanny.charge(Resource::netsend, 1500);  // 500 over: half a second at 1000/s
   nanny.wait(Resource::netsend, "send");
@@ -90,7 +91,7 @@ TEST(nanny_test, rate_matches_the_limit) {
   constexpr double chunk = 1000;
   constexpr double total = 60000;
   Policy policy = Policy::parse("resource loopsend 20000\n");
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   auto start = clock_type::now();
   double charged = 0;
   while (charged < total) {
@@ -110,7 +111,7 @@ TEST(nanny_test, rate_matches_the_limit) {
 
 TEST(nanny_test, usage_drains_over_time) {
   Policy policy = Policy::parse("resource netrecv 1000\n");
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   nanny.charge(Resource::netrecv, 100000);
   double first = nanny.report().usage.at("netrecv");
   EXPECT_LE(first, 100000);
@@ -124,7 +125,7 @@ TEST(nanny_test, usage_drains_over_time) {
 
 TEST(nanny_test, totals_are_exact) {
   Policy policy = Policy::unlimited();
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   nanny.charge(Resource::loopsend, 64 + 5);  // a 5-byte loopback sendmessage_ipv6
   EXPECT_EQ(nanny.report().totals.at("loopsend"), 69);
   for (int i = 0; i < 1000; ++i) nanny.charge(Resource::netsend, 64 + 1);
@@ -135,7 +136,7 @@ TEST(nanny_test, totals_are_exact) {
 
 TEST(nanny_test, bad_amounts_are_ignored) {
   Policy policy = Policy::parse("resource netsend 1000\n");
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   nanny.charge(Resource::netsend, -5);
   nanny.charge(Resource::netsend, std::nan(""));
   nanny.charge(Resource::netsend, inf);
@@ -148,7 +149,7 @@ TEST(nanny_test, bad_amounts_are_ignored) {
 
 TEST(nanny_test, fungible_exhaustion_and_give_back) {
   Policy policy = Policy::parse("resource outsockets 2\n");
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   Hold a = nanny.acquire(Resource::outsockets, "openconnection_ipv6");
   Hold b = nanny.acquire(Resource::outsockets, "openconnection_ipv6");
   EXPECT_TRUE(a);
@@ -174,7 +175,7 @@ TEST(nanny_test, fungible_exhaustion_and_give_back) {
 
 TEST(nanny_test, hold_gives_back_on_destruction) {
   Policy policy = Policy::parse("resource insockets 1\n");
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   {
     Hold h = nanny.acquire(Resource::insockets, "listenforconnection_ipv6");
     EXPECT_THROW(nanny.acquire(Resource::insockets, "listenforconnection_ipv6"),
@@ -186,7 +187,7 @@ TEST(nanny_test, hold_gives_back_on_destruction) {
 
 TEST(nanny_test, hold_move_semantics) {
   Policy policy = Policy::parse("resource insockets 2\n");
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   Hold a = nanny.acquire(Resource::insockets, "listen");
   Hold moved(std::move(a));
   EXPECT_FALSE(a);  // NOLINT(bugprone-use-after-move): moved-from state is specified
@@ -214,7 +215,7 @@ TEST(nanny_test, hold_move_semantics) {
 
 TEST(nanny_test, unlimited_fungible_never_runs_out) {
   Policy policy = Policy::unlimited();
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   std::vector<Hold> holds;
   for (int i = 0; i < 1000; ++i) holds.push_back(nanny.acquire(Resource::outsockets, "open"));
   EXPECT_EQ(nanny.report().usage.at("outsockets"), 1000);
@@ -228,7 +229,7 @@ TEST(nanny_test, report_names_every_resource) {
   Policy policy = Policy::parse(
       "resource netsend 10\nresource insockets 3\nresource connport 80\n"
       "resource messport 53\nresource messport 54\n");
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   auto report = nanny.report();
   for (std::size_t i = 0; i < repy::detail::resource_count; ++i) {
     auto r = static_cast<Resource>(i);
@@ -249,7 +250,7 @@ TEST(nanny_test, report_names_every_resource) {
 
 TEST(nanny_test, report_of_unlimited_policy) {
   Policy policy = Policy::unlimited();
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   auto report = nanny.report();
   EXPECT_TRUE(report.any_port);
   for (const auto& [name, limit] : report.limits) EXPECT_EQ(limit, inf) << name;
@@ -259,7 +260,7 @@ TEST(nanny_test, report_of_unlimited_policy) {
 
 TEST(nanny_test, concurrent_charges_keep_exact_totals) {
   Policy policy = Policy::unlimited();
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   constexpr int threads = 8;
   constexpr int per_thread = 20000;
   std::vector<std::thread> workers;
@@ -289,7 +290,7 @@ TEST(nanny_test, concurrent_waiters_share_the_rate) {
   constexpr double chunk = 1000;
   constexpr double total = threads * chunks * chunk;  // 400000: 1 s beyond the burst
   Policy policy = Policy::parse("resource netrecv 200000\n");
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   auto start = clock_type::now();
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
@@ -311,7 +312,7 @@ TEST(nanny_test, concurrent_waiters_share_the_rate) {
 
 TEST(nanny_test, concurrent_holds_never_exceed_the_limit) {
   Policy policy = Policy::parse("resource outsockets 3\n");
-  Nanny nanny(policy.data());
+  Nanny nanny(repy::detail::data(policy));
   constexpr int threads = 8;
   constexpr int attempts = 5000;
   std::atomic<int> inside{0};

@@ -26,6 +26,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/access.hpp"
 #include "core/fd.hpp"
 #include "repy/stack.hpp"
 #include "stack/stack_impl.hpp"
@@ -47,7 +48,7 @@ using namespace std::chrono_literals;
 repy::detail::StackImpl& host() {
   // Stack::host() shares one implementation, so the reference outlives the handle.
   static repy::Stack stack = repy::Stack::host();
-  return stack.impl();
+  return repy::detail::impl(stack);
 }
 
 const address_v6 loopback = address_v6::loopback();
@@ -363,7 +364,7 @@ TEST(socket_table_test, table_is_that_of_the_stacks_namespace) {
     GTEST_SKIP() << "cannot enter the child's network namespace: " << e.what();
   }
   // The child's wildcard listener is in its namespace's table, not in the host's.
-  auto inside = sockets_holding(netns->impl(), IPPROTO_TCP, loopback, child.port());
+  auto inside = sockets_holding(repy::detail::impl(*netns), IPPROTO_TCP, loopback, child.port());
   auto entry = find(inside, TCP_LISTEN);
   ASSERT_TRUE(entry.has_value()) << "[::]:" << child.port() << " not seen in the namespace";
   EXPECT_TRUE(entry->local.is_unspecified());
@@ -375,7 +376,8 @@ TEST(socket_table_test, table_is_that_of_the_stacks_namespace) {
   Fd host_listener = repy_test::raw_listener();
   const int host_port = local_port(host_listener.get());
   EXPECT_TRUE(find(holding(IPPROTO_TCP, "::1", host_port), TCP_LISTEN).has_value());
-  EXPECT_TRUE(sockets_holding(netns->impl(), IPPROTO_TCP, loopback, host_port).empty());
+  EXPECT_TRUE(
+      sockets_holding(repy::detail::impl(*netns), IPPROTO_TCP, loopback, host_port).empty());
 }
 
 /// A stack whose sockets cannot be made: the reader must give up quietly.

@@ -12,6 +12,7 @@
 #include <limits>
 #include <string>
 
+#include "core/access.hpp"
 #include "policy/policy_data.hpp"
 #include "repy/errors.hpp"
 
@@ -104,20 +105,20 @@ TEST(policy_test, unlimited_has_no_limits_and_every_port) {
     auto name = repy::detail::resource_name(static_cast<Resource>(i));
     EXPECT_EQ(p.limit(name), inf) << name;
   }
-  EXPECT_TRUE(p.data().any_port);
+  EXPECT_TRUE(repy::detail::data(p).any_port);
   EXPECT_TRUE(p.allows_connport(1));
   EXPECT_TRUE(p.allows_connport(65535));
   EXPECT_TRUE(p.allows_messport(12345));
   EXPECT_FALSE(p.allows_connport(0));
   EXPECT_FALSE(p.allows_messport(65536));
-  EXPECT_FALSE(p.data().nootherips);
-  EXPECT_TRUE(p.data().preferences.empty());
+  EXPECT_FALSE(repy::detail::data(p).nootherips);
+  EXPECT_TRUE(repy::detail::data(p).preferences.empty());
 }
 
 TEST(policy_test, unlimited_keeps_repy_socket_buffer_caps) {
   Policy p = Policy::unlimited();
-  EXPECT_EQ(p.data().tcp_buffer, 10000);
-  EXPECT_EQ(p.data().udp_buffer, 66000);
+  EXPECT_EQ(repy::detail::data(p).tcp_buffer, 10000);
+  EXPECT_EQ(repy::detail::data(p).udp_buffer, 66000);
 }
 
 // ---- parse: accepted forms
@@ -149,11 +150,11 @@ TEST(policy_test, unmentioned_resource_has_limit_zero) {
 
 TEST(policy_test, unmentioned_port_is_forbidden) {
   Policy p = Policy::parse("resource connport 12345\n");
-  EXPECT_FALSE(p.data().any_port);
+  EXPECT_FALSE(repy::detail::data(p).any_port);
   EXPECT_TRUE(p.allows_connport(12345));
   EXPECT_FALSE(p.allows_connport(12346));
   EXPECT_FALSE(p.allows_messport(12345));  // connport does not open the UDP port
-  EXPECT_TRUE(p.data().messports.empty());
+  EXPECT_TRUE(repy::detail::data(p).messports.empty());
 }
 
 TEST(policy_test, empty_text_denies_everything) {
@@ -173,8 +174,8 @@ TEST(policy_test, ports_repeat_and_accumulate) {
       "resource messport 12345\n"
       "resource connport 1\n"
       "resource connport 65535\n");
-  EXPECT_EQ(p.data().messports, (std::set<int>{12345, 12346}));
-  EXPECT_EQ(p.data().connports, (std::set<int>{1, 65535}));
+  EXPECT_EQ(repy::detail::data(p).messports, (std::set<int>{12345, 12346}));
+  EXPECT_EQ(repy::detail::data(p).connports, (std::set<int>{1, 65535}));
   EXPECT_TRUE(p.allows_messport(12346));
   EXPECT_TRUE(p.allows_connport(65535));
   // The limit of a port resource is how many ports it allows.
@@ -316,12 +317,12 @@ TEST(policy_test, twoports_sample_loads_exactly) {
   EXPECT_EQ(p.limit("looprecv"), 1000000);
   EXPECT_EQ(p.limit("lograte"), 30000);
   EXPECT_EQ(p.limit("random"), 10000);
-  EXPECT_EQ(p.data().messports, (std::set<int>{12345, 12346}));
-  EXPECT_EQ(p.data().connports, (std::set<int>{12345, 12346}));
-  EXPECT_FALSE(p.data().any_port);
+  EXPECT_EQ(repy::detail::data(p).messports, (std::set<int>{12345, 12346}));
+  EXPECT_EQ(repy::detail::data(p).connports, (std::set<int>{12345, 12346}));
+  EXPECT_FALSE(repy::detail::data(p).any_port);
   EXPECT_FALSE(p.allows_connport(12347));
-  EXPECT_TRUE(p.data().preferences.empty());
-  EXPECT_FALSE(p.data().nootherips);
+  EXPECT_TRUE(repy::detail::data(p).preferences.empty());
+  EXPECT_FALSE(repy::detail::data(p).nootherips);
 }
 
 TEST(policy_test, tight_sample_loads) {
@@ -389,11 +390,11 @@ TEST(policy_test, out_of_range_ports_are_never_allowed) {
 TEST(policy_test, with_socket_buffers_makes_a_changed_copy) {
   Policy base = Policy::parse("resource netsend 5\n");
   Policy changed = base.with_socket_buffers(0, 4096);
-  EXPECT_EQ(changed.data().tcp_buffer, 0);
-  EXPECT_EQ(changed.data().udp_buffer, 4096);
+  EXPECT_EQ(repy::detail::data(changed).tcp_buffer, 0);
+  EXPECT_EQ(repy::detail::data(changed).udp_buffer, 4096);
   EXPECT_EQ(changed.limit("netsend"), 5);
-  EXPECT_EQ(base.data().tcp_buffer, 10000);  // the original is untouched
-  EXPECT_EQ(base.data().udp_buffer, 66000);
+  EXPECT_EQ(repy::detail::data(base).tcp_buffer, 10000);  // the original is untouched
+  EXPECT_EQ(repy::detail::data(base).udp_buffer, 66000);
 }
 
 TEST(policy_test, with_socket_buffers_rejects_negative_sizes) {
@@ -405,14 +406,14 @@ TEST(policy_test, with_socket_buffers_rejects_negative_sizes) {
 TEST(policy_test, copies_share_data) {
   Policy a = Policy::parse("resource netsend 5\n");
   Policy b = a;
-  EXPECT_EQ(&a.data(), &b.data());
+  EXPECT_EQ(&repy::detail::data(a), &repy::detail::data(b));
 }
 
 // ---- extensions: iface, nootherips, ip (ip last: it relies on the address parser)
 
 TEST(policy_test, iface_lines_repeat_in_order) {
   Policy p = Policy::parse("resource iface eth0\nresource iface lo\n");
-  const auto& prefs = p.data().preferences;
+  const auto& prefs = repy::detail::data(p).preferences;
   ASSERT_EQ(prefs.size(), 2u);
   EXPECT_EQ(prefs[0].iface, "eth0");
   EXPECT_FALSE(prefs[0].ip.has_value());
@@ -426,9 +427,9 @@ TEST(policy_test, bad_iface_name_is_an_error) {
 }
 
 TEST(policy_test, nootherips_takes_zero_or_one) {
-  EXPECT_TRUE(Policy::parse("resource nootherips 1\n").data().nootherips);
-  EXPECT_FALSE(Policy::parse("resource nootherips 0\n").data().nootherips);
-  EXPECT_FALSE(Policy::parse("").data().nootherips);
+  EXPECT_TRUE(repy::detail::data(Policy::parse("resource nootherips 1\n")).nootherips);
+  EXPECT_FALSE(repy::detail::data(Policy::parse("resource nootherips 0\n")).nootherips);
+  EXPECT_FALSE(repy::detail::data(Policy::parse("")).nootherips);
   EXPECT_THAT(parse_error("resource nootherips 2\n"), HasSubstr("line 1"));
   EXPECT_THAT(parse_error("resource nootherips yes\n"), HasSubstr("line 1"));
   EXPECT_THAT(parse_error("resource nootherips 1\nresource nootherips 1\n"), HasSubstr("line 2"));
@@ -440,7 +441,7 @@ TEST(policy_test, ip_and_iface_keep_their_order) {
       "resource iface eth0\n"
       "resource ip ::1\n"
       "resource nootherips 1\n");
-  const auto& prefs = p.data().preferences;
+  const auto& prefs = repy::detail::data(p).preferences;
   ASSERT_EQ(prefs.size(), 3u);
   ASSERT_TRUE(prefs[0].ip.has_value());
   EXPECT_EQ(*prefs[0].ip, boost::asio::ip::make_address_v6("2001:db8::1"));
@@ -449,7 +450,7 @@ TEST(policy_test, ip_and_iface_keep_their_order) {
   EXPECT_EQ(prefs[1].iface, "eth0");
   ASSERT_TRUE(prefs[2].ip.has_value());
   EXPECT_EQ(*prefs[2].ip, boost::asio::ip::address_v6::loopback());
-  EXPECT_TRUE(p.data().nootherips);
+  EXPECT_TRUE(repy::detail::data(p).nootherips);
 }
 
 TEST(policy_test, bad_ip_is_a_parse_error_naming_the_line) {

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "core/access.hpp"
 #include "stack/stack_impl.hpp"
 #include "stack_fixtures.hpp"
 
@@ -22,7 +23,7 @@ namespace {
 
 bool has_address(Stack& s, const std::string& ifname, const std::string& ip) {
   auto want = boost::asio::ip::make_address_v6(ip);
-  for (const auto& a : s.impl().interface_addresses(ifname)) {
+  for (const auto& a : repy::detail::impl(s).interface_addresses(ifname)) {
     if (a == want) return true;
   }
   return false;
@@ -145,7 +146,7 @@ TEST(netlink_test, mtu_and_up_down_are_applied) {
   REQUIRE_NETNS(h.ns);
   h.build();
   h.stack->linksetmtu(h.a, 1400);
-  EXPECT_EQ(repy::detail::netlink::link_get_mtu(h.stack->impl(), h.a), 1400);
+  EXPECT_EQ(repy::detail::netlink::link_get_mtu(repy::detail::impl(*h.stack), h.a), 1400);
   EXPECT_THAT(capture(fmt::format("ip -n {} -o link show r6a", h.ns.name())),
               HasSubstr("mtu 1400"));
   EXPECT_THROW(h.stack->linksetmtu(h.a, 0), RepyArgumentError);
@@ -172,7 +173,7 @@ TEST(netlink_test, addresses_are_added_listed_and_deleted) {
   EXPECT_TRUE(has_address(*h.stack, "r6a", "::ffff:10.20.0.1"));
   EXPECT_FALSE(has_address(*h.stack, "r6b", "fc00:20::1"));
   // Link-local addresses carry their interface as scope.
-  for (const auto& a : h.stack->impl().interface_addresses("r6a")) {
+  for (const auto& a : repy::detail::impl(*h.stack).interface_addresses("r6a")) {
     if (a.is_link_local()) {
       EXPECT_EQ(a.scope_id(), static_cast<unsigned long>(h.a));
     }
@@ -182,7 +183,7 @@ TEST(netlink_test, addresses_are_added_listed_and_deleted) {
   h.stack->ipaddr_del(AF_INET, "10.20.0.1", 24, h.a);
   EXPECT_FALSE(has_address(*h.stack, "r6a", "fc00:20::1"));
   EXPECT_FALSE(has_address(*h.stack, "r6a", "::ffff:10.20.0.1"));
-  EXPECT_TRUE(Stack::host().impl().interface_addresses("r6a").empty());
+  EXPECT_TRUE(repy::detail::impl(Stack::host()).interface_addresses("r6a").empty());
   EXPECT_THROW(h.stack->ipaddr_add(AF_INET6, "10.0.0.1", 64, h.a), RepyArgumentError);
   EXPECT_THROW(h.stack->ipaddr_add(AF_INET, "fc00::1", 24, h.a), RepyArgumentError);
   EXPECT_THROW(h.stack->ipaddr_add(AF_INET6, "fc00::1", 129, h.a), RepyArgumentError);

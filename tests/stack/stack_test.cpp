@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/access.hpp"
 #include "stack/stack_impl.hpp"
 #include "stack_fixtures.hpp"
 
@@ -56,7 +57,7 @@ std::string udp_roundtrip(const Stack& from, const std::string& from_ip, const S
 TEST(stack_test, kernel_is_the_host_stack) {
   EXPECT_TRUE(Stack("kernel") == Stack::host());
   EXPECT_TRUE(Stack("stack=kernel") == Stack::host());
-  EXPECT_EQ(Stack::host().impl().kind(), "host");
+  EXPECT_EQ(repy::detail::impl(Stack::host()).kind(), "host");
 }
 
 TEST(stack_test, unknown_stack_name_is_an_argument_error) {
@@ -121,7 +122,7 @@ TEST(stack_test, bad_vde_urls_are_clear_errors) {
 TEST(stack_test, vdestack_without_urls_has_only_loopback_up) {
   REQUIRE_VDE();
   Stack s("vdestack");
-  EXPECT_EQ(s.impl().kind(), "vdestack");
+  EXPECT_EQ(repy::detail::impl(s).kind(), "vdestack");
   EXPECT_EQ(s.if_nametoindex("lo"), 1);
   EXPECT_THROW(s.if_nametoindex("vde0"), NetworkError);
   // Loopback answers at once: a datagram to ::1 inside the stack arrives.
@@ -197,7 +198,7 @@ TEST(stack_test, configuration_string_sets_mac_address_and_default_route) {
           ",mac=02:00:00:00:12:34,ip=fc00:d::1/64,ip=10.9.0.1/24,gw=fc00:d::ff");
   int vde0 = a.if_nametoindex("vde0");
   EXPECT_EQ(a.linkgetaddr(vde0), "02:00:00:00:12:34");
-  auto addrs = a.impl().interface_addresses("vde0");
+  auto addrs = repy::detail::impl(a).interface_addresses("vde0");
   auto has = [&](const char* ip) {
     for (const auto& x : addrs) {
       if (x == boost::asio::ip::make_address_v6(ip)) return true;
@@ -247,7 +248,7 @@ TEST(stack_test, netns_stack_makes_sockets_in_the_namespace) {
   ASSERT_TRUE(ns.ip("link set r6peer up"));
   ASSERT_TRUE(ns.ip("addr add fc00:e::1/64 dev r6dummy nodad"));
   Stack s = Stack::netns(ns.name());
-  EXPECT_EQ(s.impl().kind(), "netns");
+  EXPECT_EQ(repy::detail::impl(s).kind(), "netns");
   EXPECT_NO_THROW(OwnedFd(udp_bound(s, "fc00:e::1")));
   EXPECT_THROW(OwnedFd(udp_bound(Stack::host(), "fc00:e::1")), std::runtime_error);
   // The calling thread is back home afterwards: the host stack still has no r6dummy.
