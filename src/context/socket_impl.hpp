@@ -19,11 +19,6 @@
 
 namespace repy::detail {
 
-/// sockaddr_in6 for an address and port.
-sockaddr_in6 to_sockaddr(const address_v6& address, int port) noexcept;
-/// The address and port of a sockaddr (IPv4 ones come back IPv4-mapped).
-std::pair<address_v6, int> from_sockaddr(const sockaddr_storage& sa) noexcept;
-
 /// What the three socket kinds share: the fd, its guard, the context and the held
 /// insocket or outsocket.
 ///

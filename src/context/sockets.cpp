@@ -53,31 +53,6 @@ void forget_listener(std::map<LocalKey, std::weak_ptr<Impl>>& registry, const Lo
 
 }  // namespace
 
-sockaddr_in6 to_sockaddr(const address_v6& address, int port) noexcept {
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_port = htons(static_cast<std::uint16_t>(port));
-  auto bytes = address.to_bytes();
-  std::memcpy(&sa.sin6_addr, bytes.data(), bytes.size());
-  sa.sin6_scope_id = static_cast<std::uint32_t>(address.scope_id());
-  return sa;
-}
-
-std::pair<address_v6, int> from_sockaddr(const sockaddr_storage& storage) noexcept {
-  if (storage.ss_family == AF_INET6) {
-    const auto& sa = reinterpret_cast<const sockaddr_in6&>(storage);
-    address_v6::bytes_type bytes;
-    std::memcpy(bytes.data(), &sa.sin6_addr, bytes.size());
-    return {address_v6(bytes, sa.sin6_scope_id), ntohs(sa.sin6_port)};
-  }
-  if (storage.ss_family == AF_INET) {
-    const auto& sa = reinterpret_cast<const sockaddr_in&>(storage);
-    boost::asio::ip::address_v4 v4(ntohl(sa.sin_addr.s_addr));
-    return {boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, v4), ntohs(sa.sin_port)};
-  }
-  return {address_v6(), 0};
-}
-
 // ---- SocketBase
 
 SocketBase::SocketBase(std::shared_ptr<ContextState> context, Fd fd, Hold hold) noexcept

@@ -15,7 +15,9 @@ namespace repy::detail {
 
 struct Access {
   static StackImpl& impl(const Stack& stack) noexcept { return *stack.impl_; }
-  static Stack make_stack(std::shared_ptr<StackImpl> impl) noexcept { return Stack(std::move(impl)); }
+  static Stack make_stack(std::shared_ptr<StackImpl> impl) noexcept {
+    return Stack(std::move(impl));
+  }
 
   static const PolicyData& data(const Policy& policy) noexcept { return *policy.data_; }
   static Policy make_policy(std::shared_ptr<const PolicyData> data) {

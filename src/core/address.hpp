@@ -1,9 +1,13 @@
 // IP and port arguments: SPEC section 3's sanity rules, on Boost.Asio's address type.
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <boost/asio/ip/address_v6.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/text.hpp"
 
@@ -17,11 +21,17 @@ using boost::asio::ip::address_v6;
 /// @throws RepyArgumentError naming the call, the argument and the value.
 address_v6 parse_ip(std::string_view call, std::string_view argument, std::string_view value);
 
-/// @throws RepyArgumentError unless 1 <= port <= 65535.
-void check_port(std::string_view call, std::string_view argument, int port);
+/// @throws RepyArgumentError unless min <= port <= 65535 (Repy's ports start at 1; a
+/// lookup's service port may be 0).
+void check_port(std::string_view call, std::string_view argument, int port, int min = 1);
 
 /// ::1 or ::ffff:127.0.0.0/104, decided on the parsed address.
 bool is_loopback(const address_v6& address) noexcept;
+
+/// sockaddr_in6 for an address and port.
+sockaddr_in6 to_sockaddr(const address_v6& address, int port) noexcept;
+/// The address and port of a sockaddr (IPv4 ones come back IPv4-mapped).
+std::pair<address_v6, int> from_sockaddr(const sockaddr_storage& sa) noexcept;
 
 /// The canonical text (RFC 5952), with the zone as a number where it has one.
 std::string to_text(const address_v6& address);

@@ -15,8 +15,9 @@ namespace repy::detail {
 /// A whole decimal number that is all of `text` (no sign other than a leading '-', no
 /// white space), within [min, max]; nullopt otherwise.
 template <class Int>
-  requires std::is_integral_v<Int>
-std::optional<Int> parse_int(std::string_view text, Int min, Int max) noexcept {
+requires std::is_integral_v<Int> std::optional<Int> parse_int(std::string_view text, Int min,
+                                                              Int max)
+noexcept {
   Int value{};
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
