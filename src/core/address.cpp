@@ -48,15 +48,16 @@ struct PrintedAddress {
 thread_local PrintedAddress last_printed;
 
 address_v6 parse_ip_uncached(std::string_view call, std::string_view argument,
-                             std::string_view value);
+                             std::string_view value, const ZoneIndex& zone_index);
 
 }  // namespace
 
-address_v6 parse_ip(std::string_view call, std::string_view argument, std::string_view value) {
+address_v6 parse_ip(std::string_view call, std::string_view argument, std::string_view value,
+                    const ZoneIndex& zone_index) {
   for (const auto& entry : parsed_texts) {
     if (!entry.text.empty() && entry.text == value) return entry.address;
   }
-  address_v6 address = parse_ip_uncached(call, argument, value);
+  address_v6 address = parse_ip_uncached(call, argument, value, zone_index);
   if (address.scope_id() == 0 && value.size() <= INET6_ADDRSTRLEN) {
     parsed_texts[next_parsed] = ParsedText{std::string(value), address};
     next_parsed = (next_parsed + 1) % remembered;
@@ -67,7 +68,7 @@ address_v6 parse_ip(std::string_view call, std::string_view argument, std::strin
 namespace {
 
 address_v6 parse_ip_uncached(std::string_view call, std::string_view argument,
-                             std::string_view value) {
+                             std::string_view value, const ZoneIndex& zone_index) {
   auto fail = [&](std::string_view what) { throw_argument_error(call, argument, what, value); };
   if (value.empty()) fail("is empty, expected an IPv6 address");
   if (value.find('\0') != std::string_view::npos) fail("contains a NUL byte");
@@ -105,11 +106,18 @@ address_v6 parse_ip_uncached(std::string_view call, std::string_view argument,
     unsigned long scope = 0;
     auto [end, ec] = std::from_chars(zone.data(), zone.data() + zone.size(), scope);
     if (ec == std::errc{} && end == zone.data() + zone.size()) {
+      // A number is taken as it is: whether the stack has that interface is for the
+      // bind to say (AddressBindingError).
       if (scope == 0 || scope > 0xffffffffUL) fail("has a zone number out of range");
     } else {
-      std::string name(zone);
-      scope = ::if_nametoindex(name.c_str());
-      if (scope == 0) fail("has a zone that names no interface");
+      // The kernel's rule for interface names (dev_valid_name): no '/', ':' or white
+      // space, shorter than IF_NAMESIZE; "lo:1" is an alias label, not an interface.
+      if (zone.size() >= IF_NAMESIZE ||
+          zone.find_first_of("/: \t\n\r\v\f") != std::string_view::npos) {
+        fail("has a zone that is not an interface name");
+      }
+      scope = zone_index ? zone_index(zone) : 0;
+      if (scope == 0) fail("has a zone that names no interface of the stack");
     }
     address.scope_id(static_cast<unsigned long>(scope));
   }

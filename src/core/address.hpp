@@ -5,21 +5,26 @@
 #include <sys/socket.h>
 
 #include <boost/asio/ip/address_v6.hpp>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include "core/text.hpp"
 
 namespace repy::detail {
 
 using boost::asio::ip::address_v6;
 
+/// Turns a zone name into the index of that interface on the caller's stack; 0 when the
+/// stack has no such interface.
+using ZoneIndex = std::function<unsigned long(std::string_view name)>;
+
 /// Parses an IP argument of `call`: an IPv6 literal, not ::, not multicast, no NUL or
-/// spaces; a zone only on link-local addresses; an IPv4-mapped address only with a
+/// spaces; a zone only on link-local addresses, a number or an interface name that
+/// `zone_index` knows (without one, only numbers); an IPv4-mapped address only with a
 /// valid IPv4 address (not 0.x.x.x, not 224.0.0.0 and above).
 /// @throws RepyArgumentError naming the call, the argument and the value.
-address_v6 parse_ip(std::string_view call, std::string_view argument, std::string_view value);
+address_v6 parse_ip(std::string_view call, std::string_view argument, std::string_view value,
+                    const ZoneIndex& zone_index = {});
 
 /// @throws RepyArgumentError unless min <= port <= 65535 (Repy's ports start at 1; a
 /// lookup's service port may be 0).

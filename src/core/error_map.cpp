@@ -2,27 +2,91 @@
 #include "core/error_map.hpp"
 
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
 
-#include "net/socket_table.hpp"
+#include "core/text.hpp"
 #include "repy/errors.hpp"
 
 namespace repy::detail {
 
-std::string errno_text(int err) { return fmt::format("{} (errno {})", std::strerror(err), err); }
+namespace {
 
-void throw_stack_error(std::string_view what, int err) {
-  auto message = fmt::format("{}: {}", what, errno_text(err));
-  if (err == EPERM || err == EACCES) throw ResourceForbiddenError(message);
-  throw NetworkError(message);
+// What an errno means for the call that got it; each kind is one Repy class.
+enum class Kind {
+  would_block,
+  busy,  // the EADDRINUSE family: the holder decides
+  binding,
+  connectivity,
+  refused,
+  timed_out,
+  closed_remote,
+  forbidden,
+  exhausted,
+  network,     // foreseen, but nothing more specific to say: NetworkError
+  unforeseen,  // closes a socket object; NetworkError elsewhere
+};
+
+bool is_bind(Op op) noexcept {
+  return op == Op::listen_tcp || op == Op::listen_udp || op == Op::bind_connect ||
+         op == Op::bind_send;
 }
 
-namespace {
+bool in_socket_object(Op op) noexcept {
+  return op == Op::send || op == Op::recv || op == Op::accept;
+}
+
+// Every errno the library foresees, once.
+Kind classify(Op op, int err) noexcept {
+  // Connecting a UDP socket sends nothing: any refusal means there is no usable route.
+  if (op == Op::probe_route && (err == EADDRNOTAVAIL || err == EINVAL)) return Kind::connectivity;
+  switch (err) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+      return Kind::would_block;
+    case EADDRINUSE:
+      return Kind::busy;
+    case EADDRNOTAVAIL:
+      // connect() says so when the 4-tuple is taken; bind() when the address is not ours.
+      return op == Op::connect ? Kind::busy : Kind::binding;
+    case ENODEV:  // a zone that names no interface of the stack
+    case EINVAL:
+      return is_bind(op) ? Kind::binding : Kind::unforeseen;
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ENETDOWN:
+    case EHOSTDOWN:
+      return Kind::connectivity;
+    case ECONNREFUSED:
+      return op == Op::connect ? Kind::refused : Kind::closed_remote;
+    case ECONNABORTED:
+      // SPEC section 4: a connection aborted while being set up was refused.
+      return op == Op::connect ? Kind::refused : Kind::closed_remote;
+    case ETIMEDOUT:
+      return op == Op::connect ? Kind::timed_out : Kind::closed_remote;
+    case ECONNRESET:
+    case EPIPE:
+    case ENOTCONN:
+    case ESHUTDOWN:
+      return Kind::closed_remote;
+    case EACCES:
+    case EPERM:
+      return Kind::forbidden;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      return Kind::exhausted;
+    case EMSGSIZE:
+      return Kind::network;
+    default:
+      return Kind::unforeseen;
+  }
+}
 
 std::string where(const Endpoints& ends) {
   std::string out = fmt::format("[{}]:{}", to_text(ends.local), ends.local_port);
@@ -32,163 +96,106 @@ std::string where(const Endpoints& ends) {
   return out;
 }
 
-bool is_bind(Op op) noexcept {
-  return op == Op::bind_tcp_listen || op == Op::bind_udp_listen || op == Op::bind_tcp_connect ||
-         op == Op::bind_udp_send;
-}
-
-// Kernel states in which a connection still owns its 4-tuple and is alive.
-bool is_active(int state) noexcept {
-  return state == TCP_ESTABLISHED || state == TCP_SYN_SENT || state == TCP_SYN_RECV ||
-         state == TCP_CLOSE_WAIT;
-}
-
-// Linux 6.6 and later report sockets that are bound but neither listening nor
-// connected under this state when asked for it.
-constexpr int tcp_bound_inactive = 13;
-
-// Tells the EADDRINUSE/EADDRNOTAVAIL family apart by what the stack's socket table
-// says holds the address. A socket of our own context was looked at by the caller.
-[[noreturn]] void throw_address_in_use(std::string_view call, Op op, int err, StackImpl& stack,
-                                       const Endpoints& ends) {
+[[noreturn]] void throw_busy(std::string_view call, Op op, int err, const Endpoints& ends,
+                             Holder holder) {
   const std::string at = where(ends);
-  const bool tcp = op != Op::bind_udp_listen && op != Op::bind_udp_send;
-  auto holders =
-      sockets_holding(stack, tcp ? IPPROTO_TCP : IPPROTO_UDP, ends.local, ends.local_port);
-  if (!tcp) {
-    throw DuplicateTupleError(fmt::format("{}: [{}]:{} is already bound by another socket ({})",
-                                          call, to_text(ends.local), ends.local_port,
-                                          errno_text(err)));
-  }
-  bool listening = false, active = false, cleaning = false;
-  const bool has_remote = !ends.remote.is_unspecified();
-  for (const auto& s : holders) {
-    if (s.state == TCP_LISTEN) {
-      listening = true;
-      continue;
-    }
-    // Bound but idle sockets fall through to the DuplicateTupleError below.
-    if (s.state == tcp_bound_inactive || s.state == TCP_CLOSE) continue;
-    // For a connect, only the same 4-tuple is a conflict; for a listener, any user.
-    if (has_remote && (s.remote != ends.remote || s.remote_port != ends.remote_port)) continue;
-    (is_active(s.state) ? active : cleaning) = true;
-  }
-  // A listener asks "who holds the port": a listening socket first, since its accepted
-  // connections share the port. A connect asks "who holds my 4-tuple".
-  if (listening && !has_remote) {
-    throw AlreadyListeningError(fmt::format("{}: a TCP listener already holds [{}]:{}", call,
-                                            to_text(ends.local), ends.local_port));
-  }
-  if (active) {
-    throw DuplicateTupleError(fmt::format("{}: {} is already used by a live connection", call, at));
-  }
-  if (listening) {
-    throw AlreadyListeningError(fmt::format("{}: a TCP listener already holds [{}]:{}", call,
-                                            to_text(ends.local), ends.local_port));
-  }
-  if (cleaning) {
-    throw CleanupInProgressError(fmt::format(
-        "{}: {} is still being cleaned up by the operating system (TIME_WAIT or closing)", call,
-        at));
+  // A datagram's local end is busy "elsewhere" whoever holds it: only a listener of the
+  // sending context would have been used, and it was not.
+  if (op == Op::bind_send) holder = Holder::other;
+  switch (holder) {
+    case Holder::listener:
+      throw AlreadyListeningError(fmt::format("{}: a listening socket already holds [{}]:{}", call,
+                                              to_text(ends.local), ends.local_port));
+    case Holder::connection:
+      throw DuplicateTupleError(
+          fmt::format("{}: {} is already used by a live connection", call, at));
+    case Holder::closing:
+      throw CleanupInProgressError(fmt::format(
+          "{}: {} is still being cleaned up by the operating system (TIME_WAIT or closing)", call,
+          at));
+    case Holder::other:
+    case Holder::nobody:
+      break;
   }
   throw DuplicateTupleError(
       fmt::format("{}: {} is already in use by another socket ({})", call, at, errno_text(err)));
 }
 
+[[noreturn]] void throw_binding(std::string_view call, int err, const Endpoints& ends) {
+  std::string hint;
+  if (ends.local.is_link_local() && ends.local.scope_id() == 0) {
+    hint = fmt::format("; a link-local address needs a zone, e.g. {}%eth0 or {}%2",
+                       to_text(ends.local), to_text(ends.local));
+  }
+  throw AddressBindingError(
+      fmt::format("{}: cannot bind [{}]:{}: the address is not usable on this stack ({}){}", call,
+                  to_text(ends.local), ends.local_port, errno_text(err), hint));
+}
+
 }  // namespace
+
+std::string errno_text(int err) { return fmt::format("{} (errno {})", std::strerror(err), err); }
+
+void throw_stack_error(std::string_view what, int err) {
+  auto message = fmt::format("{}: {}", what, errno_text(err));
+  if (err == EPERM || err == EACCES) throw ResourceForbiddenError(message);
+  throw NetworkError(message);
+}
 
 void throw_argument_error(std::string_view call, std::string_view argument, std::string_view what,
                           std::string_view value) {
   throw RepyArgumentError(fmt::format("{}: {} {} (got {})", call, argument, what, quote(value)));
 }
 
-void throw_network_error(std::string_view call, Op op, int err, StackImpl& stack,
-                         const Endpoints& ends) {
+void throw_would_block(std::string_view call, std::string_view what) {
+  throw SocketWouldBlockError(fmt::format("{}: {}", call, what));
+}
+
+void throw_closed_local(std::string_view call) {
+  throw SocketClosedLocal(fmt::format("{}: the socket is closed", call));
+}
+
+bool is_address_busy(Op op, int err) noexcept { return classify(op, err) == Kind::busy; }
+
+bool closes_socket(Op op, int err) noexcept {
+  return in_socket_object(op) && classify(op, err) == Kind::unforeseen;
+}
+
+void throw_network_error(std::string_view call, Op op, int err, const Endpoints& ends,
+                         Holder holder) {
   const std::string why = errno_text(err);
-  switch (err) {
-    case EAGAIN:
-      throw SocketWouldBlockError(fmt::format("{}: the operation would block", call));
-    case EADDRINUSE:
-      throw_address_in_use(call, op, err, stack, ends);
-    case EADDRNOTAVAIL:
-      if (op == Op::connect) throw_address_in_use(call, op, err, stack, ends);
-      throw AddressBindingError(
-          fmt::format("{}: cannot bind [{}]:{}: the address is not one of this stack's ({})", call,
-                      to_text(ends.local), ends.local_port, why));
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-    case ENETDOWN:
-    case EHOSTDOWN:
+  switch (classify(op, err)) {
+    case Kind::would_block:
+      throw_would_block(call, "the operation would block");
+    case Kind::busy:
+      throw_busy(call, op, err, ends, holder);
+    case Kind::binding:
+      throw_binding(call, err, ends);
+    case Kind::connectivity:
       throw InternetConnectivityError(
           fmt::format("{}: no route from {}: {}", call, where(ends), why));
-    case ECONNREFUSED:
-      if (op == Op::connect) {
-        throw ConnectionRefusedError(
-            fmt::format("{}: {}: nobody listens there ({})", call, where(ends), why));
-      }
-      throw SocketClosedRemote(fmt::format("{}: the peer refused: {}", call, why));
-    case ETIMEDOUT:
-      if (op == Op::connect) {
-        throw TimeoutError(fmt::format("{}: {} timed out", call, where(ends)));
-      }
-      throw SocketClosedRemote(fmt::format("{}: the connection timed out: {}", call, why));
-    case ECONNRESET:
-    case EPIPE:
-    case ECONNABORTED:
-    case ENOTCONN:
-    case ESHUTDOWN:
+    case Kind::refused:
+      throw ConnectionRefusedError(
+          fmt::format("{}: {}: nobody accepts connections there ({})", call, where(ends), why));
+    case Kind::timed_out:
+      throw TimeoutError(fmt::format("{}: {} timed out", call, where(ends)));
+    case Kind::closed_remote:
       throw SocketClosedRemote(fmt::format("{}: the peer closed the connection: {}", call, why));
-    case EACCES:
-    case EPERM:
+    case Kind::forbidden:
       throw ResourceForbiddenError(
           fmt::format("{}: the operating system does not permit {}: {}", call, where(ends), why));
-    case EMFILE:
-    case ENFILE:
+    case Kind::exhausted:
       throw ResourceExhaustedError(
-          fmt::format("{}: the system has no file descriptors left: {}", call, why));
-    case EINVAL:
-      if (is_bind(op)) {
-        throw AddressBindingError(fmt::format("{}: cannot bind [{}]:{}: {}", call,
-                                              to_text(ends.local), ends.local_port, why));
-      }
-      break;
-    default:
+          fmt::format("{}: the system is out of sockets or buffers: {}", call, why));
+    case Kind::network:
+    case Kind::unforeseen:
       break;
   }
-  if (op == Op::send || op == Op::recv || op == Op::accept) {
+  if (in_socket_object(op) && classify(op, err) == Kind::unforeseen) {
     throw SocketClosedLocal(
         fmt::format("{}: unexpected error, the socket was closed: {}", call, why));
   }
   throw NetworkError(fmt::format("{}: unexpected error on {}: {}", call, where(ends), why));
-}
-
-bool closes_socket(int err) noexcept {
-  switch (err) {
-    case EAGAIN:
-    case EADDRINUSE:
-    case EADDRNOTAVAIL:
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-    case ENETDOWN:
-    case EHOSTDOWN:
-    case ECONNREFUSED:
-    case ETIMEDOUT:
-    case ECONNRESET:
-    case EPIPE:
-    case ECONNABORTED:
-    case ENOTCONN:
-    case ESHUTDOWN:
-    case EACCES:
-    case EPERM:
-    case EMFILE:
-    case ENFILE:
-    case EMSGSIZE:
-    case ENOBUFS:
-    case ENOMEM:
-      return false;
-    default:
-      return true;
-  }
 }
 
 }  // namespace repy::detail

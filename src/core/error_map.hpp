@@ -1,6 +1,9 @@
-// The one place where an errno becomes a Repy exception.
+// The one place where an errno becomes a Repy exception. It is pure: the caller says
+// what it was doing and, for the EADDRINUSE family, who holds the address (the
+// registry and the stack's socket table answer that, before the map is asked).
 #pragma once
 
+#include <cerrno>
 #include <string>
 #include <string_view>
 
@@ -8,22 +11,22 @@
 
 namespace repy::detail {
 
-class StackImpl;
-
 /// What a failed system call was doing, which decides the Repy class of its errno.
 enum class Op {
-  bind_tcp_listen,   // listenforconnection_ipv6
-  bind_udp_listen,   // listenformessage_ipv6
-  bind_tcp_connect,  // openconnection_ipv6, binding the local end
-  bind_udp_send,     // sendmessage_ipv6, binding the local end
-  connect,           // openconnection_ipv6, connecting
-  send,              // TCPSocket::send / sendmessage_ipv6
-  recv,              // TCPSocket::recv / getmessage
-  accept,            // getconnection
-  other,             // anything else (setsockopt, socket, ...)
+  listen_tcp,    // listenforconnection_ipv6: bind or listen
+  listen_udp,    // listenformessage_ipv6: bind
+  bind_connect,  // openconnection_ipv6, binding the local end
+  bind_send,     // sendmessage_ipv6, binding the local end
+  connect,       // openconnection_ipv6, connecting
+  send,          // TCPSocket::send
+  recv,          // TCPSocket::recv, UDPServerSocket::getmessage
+  accept,        // TCPServerSocket::getconnection
+  send_message,  // sendmessage_ipv6, sending the datagram
+  probe_route,   // getmyip_ipv6, asking the routing table for a source address
+  other,         // anything else outside a socket object (socket, setsockopt, probes)
 };
 
-/// The local and remote ends involved, used to tell the EADDRINUSE family apart.
+/// The local and remote ends involved, for messages and for telling holders apart.
 struct Endpoints {
   address_v6 local;
   int local_port = 0;
@@ -31,20 +34,41 @@ struct Endpoints {
   int remote_port = 0;
 };
 
-/// Raises the Repy exception for `err` from `op` in `call`. For EADDRINUSE and
-/// EADDRNOTAVAIL it looks at what holds the address in `stack`'s socket table to tell
-/// AlreadyListeningError, DuplicateTupleError, CleanupInProgressError and
-/// AddressBindingError apart. Messages name the call, the address and the errno.
-[[noreturn]] void throw_network_error(std::string_view call, Op op, int err, StackImpl& stack,
-                                      const Endpoints& ends);
+/// Who holds an address that a bind or connect found busy: this context's and this
+/// stack's sockets first, then the stack's socket table.
+enum class Holder {
+  nobody,      // nothing holds it now (it may have let go since the call failed)
+  listener,    // a listening socket: a TCP listener, or a UDPServerSocket
+  connection,  // a live connection on the same 4-tuple
+  closing,     // a connection on the same 4-tuple still being torn down (TIME_WAIT ...)
+  other,       // another socket bound there, neither listening nor connected
+};
 
-/// Raises RepyArgumentError "call: argument: what (value)".
+/// The errnos that mean "try again when the socket is ready".
+constexpr bool is_would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK; }
+
+/// Whether an errno is one of the EADDRINUSE family, whose class depends on the holder.
+bool is_address_busy(Op op, int err) noexcept;
+
+/// Raises the Repy exception for `err` from `op` in `call`. `holder` matters only
+/// where is_address_busy(op, err). Messages name the call, the ends and the errno.
+[[noreturn]] void throw_network_error(std::string_view call, Op op, int err, const Endpoints& ends,
+                                      Holder holder = Holder::nobody);
+
+/// Whether an errno from send/recv/accept is one nobody foresaw, after which the socket
+/// is closed and SocketClosedLocal raised (SPEC section 4).
+bool closes_socket(Op op, int err) noexcept;
+
+/// Raises SocketWouldBlockError "call: what" (the plain calls' "nothing ready now").
+[[noreturn]] void throw_would_block(std::string_view call, std::string_view what);
+
+/// Raises SocketClosedLocal for a call on a socket closed here.
+[[noreturn]] void throw_closed_local(std::string_view call);
+
+/// Raises RepyArgumentError "call: argument what (got 'value')".
 [[noreturn]] void throw_argument_error(std::string_view call, std::string_view argument,
                                        std::string_view what, std::string_view value);
 
-}  // namespace repy::detail
-
-namespace repy::detail {
 /// "strerror (errno N)", the way every message shows an errno.
 std::string errno_text(int err);
 
@@ -53,7 +77,4 @@ std::string errno_text(int err);
 /// EACCES), NetworkError otherwise; the message is "what: strerror (errno N)".
 [[noreturn]] void throw_stack_error(std::string_view what, int err);
 
-/// Whether an errno from send/recv/accept is one nobody foresaw, after which the socket
-/// is closed and SocketClosedLocal raised (SPEC section 4).
-bool closes_socket(int err) noexcept;
 }  // namespace repy::detail

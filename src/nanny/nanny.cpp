@@ -128,8 +128,8 @@ void Nanny::give_back(Resource r) noexcept {
   fungible_[static_cast<std::size_t>(r)].held.fetch_sub(1, std::memory_order_acq_rel);
 }
 
-ResourceReport Nanny::report() const {
-  ResourceReport report;
+NannyReport Nanny::report() const {
+  NannyReport report;
   const double now = now_seconds();
   for (std::size_t i = 0; i < resource_count; ++i) {
     auto r = static_cast<Resource>(i);
@@ -155,9 +155,6 @@ ResourceReport Nanny::report() const {
         break;
     }
   }
-  report.any_port = policy_.any_port;
-  report.allowed_connports = policy_.connports;
-  report.allowed_messports = policy_.messports;
   return report;
 }
 

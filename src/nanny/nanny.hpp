@@ -2,15 +2,23 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <mutex>
+#include <string>
 #include <string_view>
 
 #include "policy/policy_data.hpp"
-#include "repy/context.hpp"
 
 namespace repy::detail {
 
 class Nanny;
+
+/// What the nanny knows of its resources, by Repy name.
+struct NannyReport {
+  std::map<std::string, double> limits;  // +infinity where unlimited
+  std::map<std::string, double> usage;   // renewable: not yet drained; fungible: held
+  std::map<std::string, double> totals;  // renewable: everything ever charged
+};
 
 /// One held unit of a fungible resource (an insocket or an outsocket). Move-only;
 /// gives the unit back when destroyed or released. Never throws.
@@ -54,7 +62,7 @@ class Nanny {
   Hold acquire(Resource r, std::string_view call);
 
   /// Limits, current usage and totals by Repy name.
-  ResourceReport report() const;
+  NannyReport report() const;
 
  private:
   friend class Hold;

@@ -34,7 +34,7 @@
 #include <memory>
 
 #include "core/fd.hpp"
-#include "stack/stack_impl.hpp"
+#include "net/socket_ops.hpp"
 
 namespace repy::detail {
 namespace {
@@ -58,7 +58,7 @@ struct IdiagMsgDeleter {
 using IdiagMsgPtr = std::unique_ptr<idiagnl_msg, IdiagMsgDeleter>;
 
 /// A NETLINK_SOCK_DIAG socket of `stack`, owned by an nl_sock; null on failure.
-NlSockPtr open_diag_socket(StackImpl& stack) noexcept {
+NlSockPtr open_diag_socket(SocketOps& stack) noexcept {
   Fd fd(stack.make_socket(AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG));
   if (!fd) return nullptr;
   // Bound here (port id 0: the kernel picks one) so that nl_socket_set_fd() reads the
@@ -181,7 +181,7 @@ bool dump_family(nl_sock* sk, nl_cb* cb, Dump& dump, int family) noexcept {
 
 }  // namespace
 
-std::vector<SocketEntry> sockets_holding(StackImpl& stack, int protocol, const address_v6& local,
+std::vector<SocketEntry> sockets_holding(SocketOps& stack, int protocol, const address_v6& local,
                                          int port) noexcept {
   if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return {};
   if (port <= 0 || port > 65535) return {};
@@ -210,6 +210,43 @@ std::vector<SocketEntry> sockets_holding(StackImpl& stack, int protocol, const a
     if (ok) return std::move(dump.found);
   }
   return {};
+}
+
+namespace {
+
+// Kernel states in which a connection still owns its 4-tuple and is alive.
+bool is_active(int state) noexcept {
+  return state == TCP_ESTABLISHED || state == TCP_SYN_SENT || state == TCP_SYN_RECV ||
+         state == TCP_CLOSE_WAIT;
+}
+
+// Linux 6.6 and later report sockets that are bound but neither listening nor
+// connected under this state when asked for it.
+constexpr int tcp_bound_inactive = 13;
+
+}  // namespace
+
+Holder table_holder(SocketOps& stack, int protocol, const Endpoints& ends) noexcept {
+  auto holders = sockets_holding(stack, protocol, ends.local, ends.local_port);
+  if (holders.empty()) return Holder::nobody;
+  if (protocol != IPPROTO_TCP) return Holder::other;
+  bool listening = false, active = false, cleaning = false;
+  const bool has_remote = !ends.remote.is_unspecified();
+  for (const auto& s : holders) {
+    if (s.state == TCP_LISTEN) {
+      listening = true;
+      continue;
+    }
+    if (s.state == tcp_bound_inactive || s.state == TCP_CLOSE) continue;
+    // For a connect, only the same 4-tuple is a conflict; for a listener, any user.
+    if (has_remote && (s.remote != ends.remote || s.remote_port != ends.remote_port)) continue;
+    (is_active(s.state) ? active : cleaning) = true;
+  }
+  if (listening && !has_remote) return Holder::listener;
+  if (active) return Holder::connection;
+  if (listening) return Holder::listener;
+  if (cleaning) return Holder::closing;
+  return Holder::other;
 }
 
 }  // namespace repy::detail

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/address.hpp"
+#include "core/text.hpp"
 #include "policy/policy_data.hpp"
 #include "repy/errors.hpp"
 

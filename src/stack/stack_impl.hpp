@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "net/registry.hpp"
+#include "net/socket_ops.hpp"
 #include "repy/stack.hpp"
 
 namespace repy::detail {
@@ -14,15 +16,12 @@ namespace repy::detail {
 /// One network stack. Backends (host kernel, network namespace, VDE) differ only in
 /// how they make sockets and how they are built and torn down; netlink configuration,
 /// the socket table and the resolver are written once, on sockets the backend makes.
-class StackImpl {
+class StackImpl : public SocketOps {
  public:
   virtual ~StackImpl() = default;
 
   /// "host", "netns" or "vdestack", for messages.
   virtual std::string_view kind() const noexcept = 0;
-
-  /// Makes a socket inside this stack (close-on-exec). Returns the fd, or -errno.
-  virtual int make_socket(int family, int type, int protocol) noexcept = 0;
 
   /// Resolves through this stack's resolver; `flags` etc. as getaddrinfo(3).
   /// @throws NetworkAddressError when the name does not resolve.
@@ -55,6 +54,12 @@ class StackImpl {
   /// Adds an interface that is a VDE plug (`url`) inside this stack. Only stacks
   /// built on VDE can; the default throws NetworkError.
   virtual void add_vde_interface(std::string_view ifname, std::string_view url);
+
+  /// The sockets every context has open on this stack.
+  Registry& registry() noexcept { return registry_; }
+
+ private:
+  Registry registry_;
 };
 
 }  // namespace repy::detail

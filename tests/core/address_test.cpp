@@ -37,10 +37,27 @@ TEST(address_test, rejects_what_is_not_a_usable_unicast_literal) {
 TEST(address_test, accepts_valid_ipv4_mapped_and_link_local_zones) {
   EXPECT_TRUE(ip("::ffff:127.0.0.1").is_v4_mapped());
   EXPECT_TRUE(ip("::ffff:1.2.3.4").is_v4_mapped());
-  EXPECT_EQ(ip("fe80::1%lo").scope_id(), 1u);
   EXPECT_EQ(ip("fe80::1%7").scope_id(), 7u);
-  EXPECT_THROW(ip("fe80::1%no-such-interface0"), RepyArgumentError);
   EXPECT_THROW(ip("fe80::1%0"), RepyArgumentError);
+}
+
+TEST(address_test, zone_names_are_asked_of_the_caller_never_of_the_host) {
+  // The caller's stack answers names; here a stack with one interface "rv0", index 9.
+  auto stack_index = [](std::string_view name) -> unsigned long { return name == "rv0" ? 9 : 0; };
+  EXPECT_EQ(parse_ip("test", "ip", "fe80::1%rv0", stack_index).scope_id(), 9u);
+  // The host has "lo", but this stack does not.
+  EXPECT_THROW(parse_ip("test", "ip", "fe80::1%lo", stack_index), RepyArgumentError);
+  EXPECT_THROW(parse_ip("test", "ip", "fe80::1%no-such-interface0", stack_index),
+               RepyArgumentError);
+  // Without a stack only numbers are zones.
+  EXPECT_THROW(ip("fe80::1%lo"), RepyArgumentError);
+  // An alias label or anything else that is no interface name is refused outright.
+  for (std::string_view bad :
+       {"fe80::1%lo:junk", "fe80::1%a/b", "fe80::1%a b", "fe80::1%0123456789abcdefg"}) {
+    EXPECT_THROW(parse_ip("test", "ip", bad, [](std::string_view) { return 1ul; }),
+                 RepyArgumentError)
+        << bad;
+  }
 }
 
 TEST(address_test, message_names_call_argument_and_value) {

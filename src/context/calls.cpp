@@ -1,0 +1,131 @@
+// The four calls that open sockets or send, each as: validate -> permit -> wait on the
+// nanny -> act on the stack -> charge -> hand out a handle. Errors go through the error
+// map from the step that meets them.
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "context/checks.hpp"
+#include "context/socket_work.hpp"
+#include "context/sockets.hpp"
+#include "repy/context.hpp"
+#include "repy/errors.hpp"
+
+namespace repy {
+
+namespace detail {
+namespace {
+
+// Repy caps datagrams so that programs behave the same on every platform.
+constexpr std::size_t max_datagram = 9216;
+
+// A listener's sanity and permission checks, then its insocket.
+std::pair<Endpoints, Hold> start_listen(ContextState& state, std::string_view call,
+                                        std::string_view localip, int localport, bool tcp) {
+  Endpoints ends;
+  ends.local = parse_local_ip(state, call, "localip", localip);
+  check_port(call, "localport", localport);
+  ends.local_port = localport;
+  permit_local(state, call, ends.local, localport, tcp);
+  return {ends, state.nanny.acquire(Resource::insockets, call)};
+}
+
+// The backlog follows the outsocket limit, as in Repy: more pending connections than
+// the context may accept would only be refused later.
+int backlog_for(const ContextState& state) {
+  const double outsockets = data(state.policy).limit(Resource::outsockets);
+  return std::isfinite(outsockets)
+             ? static_cast<int>(std::clamp(outsockets, 1.0, double{SOMAXCONN}))
+             : SOMAXCONN;
+}
+
+std::size_t send_datagram(ContextState& state, std::string_view call, const Endpoints& ends,
+                          std::string_view message) {
+  const LocalKey key(ends.local, ends.local_port);
+  // Through this context's own listener, so that replies come back to it.
+  if (auto listener = state.registry().find(Role::udp_listener, key, state.owner())) {
+    auto& udp = static_cast<const UdpServerImpl&>(*listener);
+    if (auto sent = const_cast<UdpServerImpl&>(udp).send_to(call, ends, message)) return *sent;
+  }
+  Fd fd = open_socket(state, call, SOCK_DGRAM, ends);
+  bind_local(state, call, Op::bind_send, fd, ends);
+  auto sent = state.ops().sendto(fd.get(), message.data(), message.size(), MSG_NOSIGNAL,
+                                 to_sockaddr(ends.remote, ends.remote_port));
+  if (!sent) throw_network_error(call, Op::send_message, sent.error, ends);
+  return sent.value;
+}
+
+}  // namespace
+}  // namespace detail
+
+using namespace detail;
+
+std::size_t Context::sendmessage_ipv6(std::string_view destip, int destport,
+                                      std::string_view message, std::string_view localip,
+                                      int localport) {
+  constexpr std::string_view call = "sendmessage_ipv6";
+  ContextState& state = *state_;
+  const Endpoints ends = check_endpoints(state, call, destip, destport, localip, localport);
+  if (message.size() > max_datagram) {
+    throw_argument_error(call, "message",
+                         fmt::format("is {} bytes, more than the {}-byte datagram limit",
+                                     message.size(), max_datagram),
+                         message.substr(0, 16));
+  }
+  permit_local(state, call, ends.local, localport, false);
+  const Resource resource = send_resource(is_loopback(ends.remote));
+  state.nanny.wait(resource, call);
+  const std::size_t sent = send_datagram(state, call, ends, message);
+  state.nanny.charge(resource, 64.0 + static_cast<double>(sent));
+  return sent;
+}
+
+TCPSocket Context::openconnection_ipv6(std::string_view destip, int destport,
+                                       std::string_view localip, int localport, double timeout) {
+  constexpr std::string_view call = "openconnection_ipv6";
+  ContextState& state = *state_;
+  const Endpoints ends = check_endpoints(state, call, destip, destport, localip, localport);
+  if (!std::isfinite(timeout) || timeout <= 0) {
+    throw_argument_error(call, "timeout", "must be a finite number of seconds above 0",
+                         fmt::format("{}", timeout));
+  }
+  permit_local(state, call, ends.local, localport, true);
+  const bool loop = is_loopback(ends.remote);
+  state.nanny.wait(send_resource(loop), call);
+  state.nanny.wait(recv_resource(loop), call);
+  Hold outsocket = state.nanny.acquire(Resource::outsockets, call);
+
+  Fd fd = open_socket(state, call, SOCK_STREAM, ends);
+  bind_local(state, call, Op::bind_connect, fd, ends);
+  connect_within(state, call, fd, ends, timeout);
+  auto socket = TcpSocketImpl::open(state_, std::move(fd), std::move(outsocket), ends.remote,
+                                    LocalKey(ends.local, localport));
+  state.nanny.charge(send_resource(loop), 128);
+  state.nanny.charge(recv_resource(loop), 64);
+  return Access::make_handle(std::move(socket));
+}
+
+TCPServerSocket Context::listenforconnection_ipv6(std::string_view localip, int localport) {
+  constexpr std::string_view call = "listenforconnection_ipv6";
+  auto [ends, insocket] = start_listen(*state_, call, localip, localport, true);
+  Fd fd = open_socket(*state_, call, SOCK_STREAM, ends);
+  bind_local(*state_, call, Op::listen_tcp, fd, ends);
+  if (int err = state_->ops().listen(fd.get(), backlog_for(*state_))) {
+    throw_network_error(call, Op::listen_tcp, err, ends, Holder::listener);
+  }
+  return Access::make_handle(TcpServerImpl::open(state_, std::move(fd), std::move(insocket),
+                                                 LocalKey(ends.local, localport)));
+}
+
+UDPServerSocket Context::listenformessage_ipv6(std::string_view localip, int localport) {
+  constexpr std::string_view call = "listenformessage_ipv6";
+  auto [ends, insocket] = start_listen(*state_, call, localip, localport, false);
+  Fd fd = open_socket(*state_, call, SOCK_DGRAM, ends);
+  bind_local(*state_, call, Op::listen_udp, fd, ends);
+  return Access::make_handle(UdpServerImpl::open(state_, std::move(fd), std::move(insocket),
+                                                 LocalKey(ends.local, localport)));
+}
+
+}  // namespace repy

@@ -1,0 +1,153 @@
+// The objects behind TCPSocket, TCPServerSocket and UDPServerSocket.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+
+#include "context/context_state.hpp"
+#include "core/error_map.hpp"
+#include "core/fd.hpp"
+#include "nanny/nanny.hpp"
+#include "net/registry.hpp"
+#include "repy/sockets.hpp"
+
+namespace repy::detail {
+
+/// What the three socket kinds share: the fd and its guard, the context, the held
+/// insocket or outsocket, and the socket's registry entry.
+///
+/// Calls on the fd hold `guard_` shared; close() marks the socket closed, wakes anyone
+/// waiting in poll() with shutdown(), then takes `guard_` exclusively before it closes
+/// the fd, so no call ever uses an fd number after it was closed (and maybe reused).
+class SocketBase : public Registered {
+ public:
+  SocketBase(const SocketBase&) = delete;
+  SocketBase& operator=(const SocketBase&) = delete;
+
+  bool closed() const noexcept override { return closed_.load(std::memory_order_acquire); }
+  /// After closed() turned true: waits until close_fd() has really closed the fd, so
+  /// that the address it held is free again.
+  void wait_released() const noexcept override {
+    released_.wait(false, std::memory_order_acquire);
+  }
+  int native_handle() const noexcept;
+  /// Waits until poll() reports `events` (or an error, hang-up, or local close).
+  bool wait_for(short events, std::chrono::milliseconds timeout) const;
+
+ protected:
+  SocketBase(std::shared_ptr<ContextState> context, Fd fd, Hold hold) noexcept;
+  ~SocketBase();
+
+  /// Runs one socket operation on the fd, under the shared guard. A call on a socket
+  /// closed here, or cut short by a close() from another thread, raises SocketClosedLocal.
+  template <class Call>
+  auto on_fd(std::string_view call, Call&& operation) const {
+    decltype(operation(0)) result;
+    {
+      std::shared_lock lock(guard_);
+      if (closed()) throw_closed_local(call);
+      result = operation(fd_.get());
+    }
+    if (!result && closed()) throw_closed_local(call);
+    return result;
+  }
+
+  /// Raises the error of a failed operation. An error nobody foresaw ends the socket
+  /// first (`close` is the kind's own close); a reset leaves it to the program.
+  template <class Close>
+  [[noreturn]] void fail(std::string_view call, Op op, int err, Close&& close) {
+    if (closes_socket(op, err)) close();
+    throw_network_error(call, op, err, Endpoints{});
+  }
+
+  /// Closes once; true the first time. Never throws.
+  bool close_fd() noexcept;
+
+  std::shared_ptr<ContextState> context_;
+  Registry::Entry entry_;
+
+ private:
+  mutable std::shared_mutex guard_;
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> released_{false};
+  Fd fd_;
+  Hold hold_;
+};
+
+class TcpSocketImpl final : public SocketBase {
+ public:
+  /// A connected socket, registered as `context`'s connection on `local`.
+  static std::shared_ptr<TcpSocketImpl> open(std::shared_ptr<ContextState> context, Fd fd,
+                                             Hold outsocket, const address_v6& peer,
+                                             const LocalKey& local);
+  TcpSocketImpl(std::shared_ptr<ContextState> context, Fd fd, Hold outsocket,
+                const address_v6& peer);
+  ~TcpSocketImpl();
+
+  std::string recv(std::size_t bytes);
+  std::size_t send(std::string_view data);
+  /// Repy's close: charges the FIN exchange, releases the outsocket.
+  bool close(bool charge = true) noexcept;
+
+ private:
+  /// What is there to read now (charged); nullopt when nothing is.
+  std::optional<std::string> recv_now(std::string_view call, std::size_t bytes);
+  /// What the buffer takes now (charged); nullopt when it takes nothing.
+  std::optional<std::size_t> send_now(std::string_view call, std::string_view data);
+
+  const Resource send_;  // loopsend or netsend, by the peer's address
+  const Resource recv_;
+};
+
+class TcpServerImpl final : public SocketBase {
+ public:
+  /// A listening socket, registered as `context`'s TCP listener on `local`.
+  static std::shared_ptr<TcpServerImpl> open(std::shared_ptr<ContextState> context, Fd fd,
+                                             Hold insocket, const LocalKey& local);
+  TcpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket,
+                const LocalKey& local);
+  ~TcpServerImpl();
+
+  Connection getconnection();
+  bool close() noexcept;
+
+ private:
+  /// One pending connection (charged); nullopt when none is.
+  std::optional<Connection> accept_now(std::string_view call);
+
+  const LocalKey local_;
+  const bool loopback_;
+};
+
+class UdpServerImpl final : public SocketBase {
+ public:
+  /// A bound UDP socket, registered as `context`'s UDP listener on `local`.
+  static std::shared_ptr<UdpServerImpl> open(std::shared_ptr<ContextState> context, Fd fd,
+                                             Hold insocket, const LocalKey& local);
+  UdpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket,
+                const LocalKey& local);
+  ~UdpServerImpl();
+
+  Message getmessage();
+  bool close() noexcept;
+
+  /// Sends a datagram from this socket (sendmessage_ipv6 through a listener). Returns
+  /// nothing when the socket was closed before or during the send, so the caller makes
+  /// its own.
+  std::optional<std::size_t> send_to(std::string_view call, const Endpoints& ends,
+                                     std::string_view message);
+
+ private:
+  /// One datagram that has arrived (charged); nullopt when none has.
+  std::optional<Message> receive_now(std::string_view call);
+
+  const LocalKey local_;
+  const bool loopback_;
+};
+
+}  // namespace repy::detail

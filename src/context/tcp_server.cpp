@@ -1,0 +1,57 @@
+// TCPServerSocket: getconnection and close of a listening socket.
+#include <cerrno>
+
+#include "context/sockets.hpp"
+#include "core/access.hpp"
+#include "repy/errors.hpp"
+
+namespace repy::detail {
+
+std::shared_ptr<TcpServerImpl> TcpServerImpl::open(std::shared_ptr<ContextState> context, Fd fd,
+                                                   Hold insocket, const LocalKey& local) {
+  auto socket = std::make_shared<TcpServerImpl>(context, std::move(fd), std::move(insocket), local);
+  socket->entry_ = context->registry().add(Role::tcp_listener, local, context->owner(), socket);
+  return socket;
+}
+
+TcpServerImpl::TcpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket,
+                             const LocalKey& local)
+    : SocketBase(std::move(context), std::move(fd), std::move(insocket)),
+      local_(local),
+      loopback_(is_loopback(local.address())) {}
+
+TcpServerImpl::~TcpServerImpl() { close(); }
+
+bool TcpServerImpl::close() noexcept { return close_fd(); }
+
+Connection TcpServerImpl::getconnection() {
+  constexpr std::string_view call = "TCPServerSocket.getconnection";
+  if (closed()) throw_closed_local(call);
+  context_->nanny.wait(recv_resource(loopback_), call);
+  context_->nanny.wait(send_resource(loopback_), call);
+  if (auto connection = accept_now(call)) return std::move(*connection);
+  throw_would_block(call, "no connection is pending");
+}
+
+std::optional<Connection> TcpServerImpl::accept_now(std::string_view call) {
+  sockaddr_storage peer_sa{};
+  SysResult<int> accepted;
+  do {
+    accepted = on_fd(call, [&](int fd) { return context_->ops().accept(fd, peer_sa); });
+    // A connection aborted before it was taken is simply not there any more; look at
+    // the next one (SPEC section 4).
+  } while (accepted.error == ECONNABORTED);
+  if (is_would_block(accepted.error)) return std::nullopt;
+  if (!accepted) fail(call, Op::accept, accepted.error, [this] { close(); });
+  Fd conn(accepted.value);
+  // Without an outsocket the pending connection is closed here (the Fd goes).
+  Hold outsocket = context_->nanny.acquire(Resource::outsockets, call);
+  auto [peer, peer_port] = from_sockaddr(peer_sa);
+  auto socket = TcpSocketImpl::open(context_, std::move(conn), std::move(outsocket), peer, local_);
+  const bool loop = is_loopback(peer);
+  context_->nanny.charge(recv_resource(loop), 128);
+  context_->nanny.charge(send_resource(loop), 64);
+  return Connection{to_text(peer), peer_port, Access::make_handle(std::move(socket))};
+}
+
+}  // namespace repy::detail

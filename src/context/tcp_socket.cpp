@@ -1,0 +1,122 @@
+// TCPSocket: recv, send and close of a connected socket.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "context/sockets.hpp"
+#include "repy/errors.hpp"
+
+namespace repy::detail {
+
+namespace {
+
+// Enough for a generous TCP read; one per thread, so a recv() copies only what arrived
+// instead of zero-filling what was asked for.
+constexpr std::size_t read_buffer_size = 65536;
+
+char* read_buffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[read_buffer_size]);
+  return buffer.get();
+}
+
+}  // namespace
+
+std::shared_ptr<TcpSocketImpl> TcpSocketImpl::open(std::shared_ptr<ContextState> context, Fd fd,
+                                                   Hold outsocket, const address_v6& peer,
+                                                   const LocalKey& local) {
+  auto socket = std::make_shared<TcpSocketImpl>(context, std::move(fd), std::move(outsocket), peer);
+  socket->entry_ = context->registry().add(Role::connection, local, context->owner(), socket);
+  return socket;
+}
+
+TcpSocketImpl::TcpSocketImpl(std::shared_ptr<ContextState> context, Fd fd, Hold outsocket,
+                             const address_v6& peer)
+    : SocketBase(std::move(context), std::move(fd), std::move(outsocket)),
+      send_(send_resource(is_loopback(peer))),
+      recv_(recv_resource(is_loopback(peer))) {}
+
+TcpSocketImpl::~TcpSocketImpl() { close(false); }
+
+bool TcpSocketImpl::close(bool charge) noexcept {
+  if (charge && !closed()) {
+    // Repy waits for the FIN exchange's budget like any call, but close() must not
+    // throw: a zero limit simply skips the wait.
+    try {
+      context_->nanny.wait(recv_, "TCPSocket.close");
+      context_->nanny.wait(send_, "TCPSocket.close");
+    } catch (const RepyException&) {
+    }
+  }
+  if (!close_fd()) return false;
+  if (charge) {
+    context_->nanny.charge(send_, 128);
+    context_->nanny.charge(recv_, 64);
+  }
+  return true;
+}
+
+std::string TcpSocketImpl::recv(std::size_t bytes) {
+  constexpr std::string_view call = "TCPSocket.recv";
+  if (bytes == 0) throw_argument_error(call, "bytes", "must be at least 1", "0");
+  if (closed()) throw_closed_local(call);
+  context_->nanny.wait(recv_, call);
+  context_->nanny.wait(send_, call);
+  if (auto data = recv_now(call, bytes)) return std::move(*data);
+  throw_would_block(call, "no data has arrived yet");
+}
+
+std::optional<std::string> TcpSocketImpl::recv_now(std::string_view call, std::size_t bytes) {
+  char* buffer = read_buffer();
+  auto got = on_fd(call, [&](int fd) {
+    return context_->ops().recv(fd, buffer, std::min(bytes, read_buffer_size), MSG_DONTWAIT);
+  });
+  if (is_would_block(got.error)) return std::nullopt;
+  if (!got) fail(call, Op::recv, got.error, [this] { close(false); });
+  if (got.value == 0) {
+    // A close() from another thread shuts the socket down under a running call; what
+    // that call then sees is our own close, not the peer's.
+    if (closed()) throw_closed_local(call);
+    throw SocketClosedRemote(std::string(call) + ": the peer closed the connection");
+  }
+  context_->nanny.charge(recv_, 64.0 + static_cast<double>(got.value));
+  context_->nanny.charge(send_, 64);
+  return std::string(buffer, got.value);
+}
+
+std::size_t TcpSocketImpl::send(std::string_view data) {
+  constexpr std::string_view call = "TCPSocket.send";
+  if (closed()) throw_closed_local(call);
+  context_->nanny.wait(send_, call);
+  context_->nanny.wait(recv_, call);
+  if (auto sent = send_now(call, data)) return *sent;
+  throw_would_block(call, "the send buffer is full");
+}
+
+std::optional<std::size_t> TcpSocketImpl::send_now(std::string_view call, std::string_view data) {
+  auto& ops = context_->ops();
+  // Like Repy, look for the peer's FIN before sending: a socket whose peer has closed
+  // (or half-closed) reads as end-of-stream, and sending into it would only earn a reset.
+  char probe;
+  auto peeked = on_fd(call, [&](int fd) { return ops.recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT); });
+  if (peeked && peeked.value == 0) {
+    if (closed()) throw_closed_local(call);
+    throw SocketClosedRemote(std::string(call) + ": the peer closed the connection");
+  }
+  if (!peeked && !is_would_block(peeked.error)) {
+    fail(call, Op::send, peeked.error, [this] { close(false); });
+  }
+  SysResult<std::size_t> sent;
+  if (!data.empty()) {
+    sent = on_fd(call, [&](int fd) {
+      return ops.send(fd, data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    });
+  }
+  if (is_would_block(sent.error)) return std::nullopt;
+  if (!sent) fail(call, Op::send, sent.error, [this] { close(false); });
+  context_->nanny.charge(send_, 64.0 + static_cast<double>(sent.value));
+  context_->nanny.charge(recv_, 64);
+  return sent.value;
+}
+
+}  // namespace repy::detail
