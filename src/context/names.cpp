@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cctype>
 
-#include "core/text.hpp"
 #include "context/checks.hpp"
 #include "context/context_state.hpp"
+#include "core/text.hpp"
 #include "repy/context.hpp"
 #include "repy/errors.hpp"
 

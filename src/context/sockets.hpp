@@ -32,9 +32,7 @@ class SocketBase : public Registered {
   bool closed() const noexcept override { return closed_.load(std::memory_order_acquire); }
   /// After closed() turned true: waits until close_fd() has really closed the fd, so
   /// that the address it held is free again.
-  void wait_released() const noexcept override {
-    released_.wait(false, std::memory_order_acquire);
-  }
+  void wait_released() const noexcept override { released_.wait(false, std::memory_order_acquire); }
   int native_handle() const noexcept;
   /// Waits until poll() reports `events` (or an error, hang-up, or local close).
   bool wait_for(short events, std::chrono::milliseconds timeout) const;
@@ -109,8 +107,7 @@ class TcpServerImpl final : public SocketBase {
   /// A listening socket, registered as `context`'s TCP listener on `local`.
   static std::shared_ptr<TcpServerImpl> open(std::shared_ptr<ContextState> context, Fd fd,
                                              Hold insocket, const LocalKey& local);
-  TcpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket,
-                const LocalKey& local);
+  TcpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket, const LocalKey& local);
   ~TcpServerImpl();
 
   Connection getconnection();
@@ -129,8 +126,7 @@ class UdpServerImpl final : public SocketBase {
   /// A bound UDP socket, registered as `context`'s UDP listener on `local`.
   static std::shared_ptr<UdpServerImpl> open(std::shared_ptr<ContextState> context, Fd fd,
                                              Hold insocket, const LocalKey& local);
-  UdpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket,
-                const LocalKey& local);
+  UdpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket, const LocalKey& local);
   ~UdpServerImpl();
 
   Message getmessage();

@@ -98,7 +98,8 @@ std::optional<std::size_t> TcpSocketImpl::send_now(std::string_view call, std::s
   // Like Repy, look for the peer's FIN before sending: a socket whose peer has closed
   // (or half-closed) reads as end-of-stream, and sending into it would only earn a reset.
   char probe;
-  auto peeked = on_fd(call, [&](int fd) { return ops.recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT); });
+  auto peeked =
+      on_fd(call, [&](int fd) { return ops.recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT); });
   if (peeked && peeked.value == 0) {
     if (closed()) throw_closed_local(call);
     throw SocketClosedRemote(std::string(call) + ": the peer closed the connection");

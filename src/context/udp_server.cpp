@@ -64,8 +64,8 @@ std::optional<std::size_t> UdpServerImpl::send_to(std::string_view call, const E
   SysResult<std::size_t> sent;
   try {
     sent = on_fd(call, [&](int fd) {
-      return context_->ops().sendto(fd, message.data(), message.size(),
-                                    MSG_DONTWAIT | MSG_NOSIGNAL, to);
+      return context_->ops().sendto(fd, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
+                                    to);
     });
   } catch (const SocketClosedLocal&) {
     // Closed before or while sending (a close() shuts the fd down under the send): the

@@ -4,13 +4,12 @@
 // table cannot tell a listening UDP socket from any other bound one).
 #pragma once
 
+#include <boost/asio/ip/address_v6.hpp>
 #include <compare>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
-
-#include <boost/asio/ip/address_v6.hpp>
 
 namespace repy::detail {
 

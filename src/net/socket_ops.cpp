@@ -41,7 +41,8 @@ int SocketOps::connect(int fd, const sockaddr_in6& remote) noexcept {
 SysResult<int> SocketOps::accept(int fd, sockaddr_storage& peer) noexcept {
   for (;;) {
     socklen_t len = sizeof peer;
-    int conn = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int conn =
+        ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (conn >= 0) return {conn, 0};
     if (errno != EINTR) return {-1, errno};
   }

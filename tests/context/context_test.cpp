@@ -528,6 +528,15 @@ TEST(context_test, getmyip_is_an_ipv6_address_or_connectivity_error) {
   }
 }
 
+TEST(context_test, getmyip_with_an_iface_preference_answers_its_ipv6_addresses_only) {
+  // lo has 127.0.0.1 too; an IPv6 call never answers it in mapped form.
+  Context ctx(
+      repy::Policy::parse("resource iface lo\n"
+                          "resource netsend 1000000\n"
+                          "resource netrecv 1000000\n"));
+  EXPECT_EQ(ctx.getmyip_ipv6(), "::1");
+}
+
 TEST(context_test, getmyip_answers_the_first_bindable_preference) {
   Context ctx(repy::Policy::parse(
       policy_text({}, {}, {}, "resource ip 2001:db8::77\nresource ip 0:0::1\n")));

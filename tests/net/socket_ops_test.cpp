@@ -11,7 +11,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <functional>
 #include <string>
+#include <thread>
 
 #include "core/access.hpp"
 #include "repy/repy.hpp"
@@ -34,6 +36,8 @@ class FaultyStack final : public repy::detail::StackImpl {
     count_ = count;
   }
   int injected() const { return injected_; }
+  /// Runs once, inside the next sendto, with its fd (set before the call is made).
+  std::function<void(int)> before_sendto;
 
   std::string_view kind() const noexcept override { return "faulty"; }
   int make_socket(int family, int type, int protocol) noexcept override {
@@ -61,6 +65,7 @@ class FaultyStack final : public repy::detail::StackImpl {
   }
   SysResult<std::size_t> sendto(int fd, const void* d, std::size_t n, int flags,
                                 const sockaddr_in6& to) noexcept override {
+    if (auto hook = std::exchange(before_sendto, nullptr)) hook(fd);
     if (fails(Call::sendto)) return {0, err_};
     return StackImpl::sendto(fd, d, n, flags, to);
   }
@@ -182,6 +187,27 @@ TEST(socket_ops_test, sendmessage_maps_unreachable_networks) {
   } catch (const repy::NetworkError& e) {
     EXPECT_NE(std::string(e.what()).find("errno 5"), std::string::npos) << e.what();
   }
+}
+
+TEST(socket_ops_test, sendmessage_through_a_listener_closing_meanwhile_uses_its_own_socket) {
+  Faulty f;
+  const auto ports = repy_test::free_ports(2);
+  auto receiver = f.context.listenformessage_ipv6("::1", ports[0]);
+  auto listener = f.context.listenformessage_ipv6("::1", ports[1]);
+  std::thread closer;
+  // The listener is closed from another thread while its fd is in the middle of the
+  // send, so the kernel refuses the datagram (EPIPE after the shutdown).
+  f.ops->before_sendto = [&](int fd) {
+    closer = std::thread([listener]() mutable { listener.close(); });
+    ASSERT_TRUE(repy_test::wait_until([&] { return listener.native_handle() == -1; }));
+    ::shutdown(fd, SHUT_RDWR);
+  };
+  EXPECT_EQ(f.context.sendmessage_ipv6("::1", ports[0], "hello", "::1", ports[1]), 5u);
+  closer.join();
+  ASSERT_TRUE(receiver.wait_readable(5s));
+  auto message = receiver.getmessage();
+  EXPECT_EQ(message.message, "hello");
+  EXPECT_EQ(message.port, ports[1]);
 }
 
 void on_alarm(int) {}
