@@ -3,10 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -23,21 +25,47 @@ namespace {
 // Linux keeps interface names in IFNAMSIZ (16) bytes including the terminator.
 constexpr std::size_t max_iface_name = 15;
 
-// Repy reads values with Python's float(): an optional sign, decimals like ".10",
-// exponents like "1e4". from_chars gives the same grammar without the locale, except
-// that it refuses a leading '+', which Python allows.
-std::optional<double> parse_number(std::string_view word) {
-  if (!word.empty() && word.front() == '+') {
-    word.remove_prefix(1);
-    if (!word.empty() && (word.front() == '+' || word.front() == '-')) return std::nullopt;
+// from_chars reports a decimal beyond the range of a double as out of range whether it
+// is too large or too close to zero; the sign of its decimal order of magnitude tells
+// which (out of range, it is at least 308 or at most -324). `digits` has no sign.
+bool is_too_large(std::string_view digits) {
+  long long exponent = 0;
+  if (auto e = digits.find_first_of("eE"); e != std::string_view::npos) {
+    std::string_view text = digits.substr(e + 1);
+    if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), exponent);
+    // An exponent beyond even a long long decides alone.
+    if (ec == std::errc::result_out_of_range) return text.front() != '-';
+    digits = digits.substr(0, e);
   }
-  if (word.empty()) return std::nullopt;
+  const std::size_t point = std::min(digits.find('.'), digits.size());
+  const std::size_t first = digits.find_first_of("123456789");
+  if (first == std::string_view::npos) return false;
+  // The power of ten of the first significant digit: 2 for "123.4", -2 for ".012".
+  const auto order =
+      static_cast<long long>(point) - static_cast<long long>(first) - (first < point ? 1 : 0);
+  return exponent > -order;
+}
+
+// Repy reads every value with Python's float(): an optional sign, decimals such as ".10"
+// or "5.", exponents, "inf", "infinity" and "nan" in any case; a value beyond a double
+// reads as infinity and one too close to zero as zero. from_chars has that grammar
+// without the locale, except that it refuses a leading '+' and reports both kinds of
+// out-of-range alike.
+std::optional<double> python_float(std::string_view word) {
+  const bool negative = !word.empty() && word.front() == '-';
+  if (!word.empty() && (word.front() == '+' || word.front() == '-')) word.remove_prefix(1);
+  if (word.empty() || word.front() == '+' || word.front() == '-') return std::nullopt;
   double value = 0;
-  auto [end, ec] =
-      std::from_chars(word.data(), word.data() + word.size(), value, std::chars_format::general);
-  if (ec != std::errc{} || end != word.data() + word.size()) return std::nullopt;
-  if (std::isnan(value)) return std::nullopt;
-  return value;
+  const char* last = word.data() + word.size();
+  auto [end, ec] = std::from_chars(word.data(), last, value, std::chars_format::general);
+  if (end != last) return std::nullopt;
+  if (ec == std::errc::result_out_of_range) {
+    value = is_too_large(word) ? std::numeric_limits<double>::infinity() : 0.0;
+  } else if (ec != std::errc{}) {
+    return std::nullopt;
+  }
+  return negative ? -value : value;
 }
 
 // Collects the state of one parse so that each line is one small step.
@@ -97,22 +125,35 @@ class Parser {
 
     auto resource = resource_from_name(name);
     if (!resource) fail(fmt::format("unknown resource {}", quote(name)));
-    auto number = parse_number(value);
-    if (!number) fail(fmt::format("value of {} is not a number: {}", name, quote(value)));
-    if (*number < 0) fail(fmt::format("value of {} is negative: {}", name, value));
-
-    if (resource_kind(*resource) == ResourceKind::individual) {
-      return add_port(*resource, name, value, *number);
+    const double number = read_value(name, value);
+    const ResourceKind kind = resource_kind(*resource);
+    if (kind == ResourceKind::individual) return add_port(*resource, name, value, number);
+    // Counts are whole in Repy; only rates may be fractions.
+    if (kind != ResourceKind::renewable && number != std::floor(number)) {
+      fail(fmt::format("value of {} must be a whole number, not {}", name, quote(value)));
     }
     auto index = static_cast<std::size_t>(*resource);
     if (seen_[index]) fail(fmt::format("resource {} is given twice", name));
     seen_[index] = true;
-    data_.limits[index] = *number;
+    data_.limits[index] = number;
+  }
+
+  // The value of a `resource` line: a finite number, not negative.
+  double read_value(std::string_view name, std::string_view value) const {
+    auto number = python_float(value);
+    if (!number) fail(fmt::format("value of {} is not a number: {}", name, quote(value)));
+    // Python reads "inf", "nan" and "1e999" too, but no limit can be built on them.
+    if (!std::isfinite(*number)) {
+      fail(fmt::format("value of {} must be a finite number, not {}", name, quote(value)));
+    }
+    if (*number < 0) fail(fmt::format("value of {} is negative: {}", name, quote(value)));
+    // Python reads "-0" as -0.0; a limit reports it as plain 0.
+    return *number == 0 ? 0.0 : *number;
   }
 
   void add_port(Resource r, std::string_view name, std::string_view value, double number) {
     if (number != std::floor(number) || number < 1 || number > 65535) {
-      fail(fmt::format("{} must be a port from 1 to 65535, not {}", name, value));
+      fail(fmt::format("{} must be a port from 1 to 65535, not {}", name, quote(value)));
     }
     auto port = static_cast<int>(number);
     (r == Resource::connport ? data_.connports : data_.messports).insert(port);
@@ -146,7 +187,7 @@ class Parser {
   void parse_nootherips_line(std::string_view value) {
     if (seen_nootherips_) fail("resource nootherips is given twice");
     seen_nootherips_ = true;
-    auto number = parse_number(value);
+    auto number = python_float(value);
     if (!number || (*number != 0 && *number != 1)) {
       fail(fmt::format("nootherips must be 0 or 1, not {}", quote(value)));
     }
