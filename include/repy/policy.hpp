@@ -17,24 +17,36 @@ struct Access;
 class Policy {
  public:
   /// No limits, every port and every local IP; socket buffers keep Repy's caps.
+  /// @throws no Repy error (only std::bad_alloc).
   static Policy unlimited();
 
-  /// Parses Repy's restrictions syntax. Resources a text does not mention get limit 0
-  /// and unmentioned port sets are empty (deny by default).
-  /// @throws ResourceParseError naming the line number and the line.
+  /// Parses Repy's restrictions syntax (SPEC section 5): `resource NAME VALUE`, `call ...`,
+  /// blank and `#` comment lines, in the shapes real Seattle files have. Resources a text
+  /// does not mention get limit 0 and unmentioned port sets are empty (deny by default).
+  /// Counts take whole numbers, ports 1..65535, rates any finite number; `-0` reads as 0.
+  /// @throws ResourceParseError "Policy::parse: line N: why: 'the line'" for a line that
+  ///         is not understood, an unknown or repeated resource, or a value that is not a
+  ///         number, not finite (nan, inf, overflow), negative, or not whole where Repy
+  ///         counts.
   static Policy parse(std::string_view restrictions_text);
 
-  /// Reads and parses a restrictions file.
-  /// @throws ResourceParseError when the file cannot be read or parsed.
+  /// Reads and parses a restrictions file: a regular file of at most 1 MiB. Never blocks
+  /// (a FIFO is refused, not waited on).
+  /// @throws ResourceParseError naming the path and why when the file cannot be read
+  ///         (missing, unreadable: the errno text; "not a regular file"; "larger than
+  ///         1048576 bytes"), or naming the path, the line number and the line when its
+  ///         text does not parse (see parse()).
   static Policy load(const std::filesystem::path& file);
 
   /// Limit of a resource by Repy name (+infinity where unlimited).
   /// @throws RepyArgumentError for a name Repy does not know.
   double limit(std::string_view resource) const;
 
-  /// Whether a TCP local port is allowed (`connport`).
+  /// Whether a TCP local port is allowed (`connport`); false outside 1..65535.
+  /// @throws nothing.
   bool allows_connport(int port) const;
-  /// Whether a UDP local port is allowed (`messport`).
+  /// Whether a UDP local port is allowed (`messport`); false outside 1..65535.
+  /// @throws nothing.
   bool allows_messport(int port) const;
 
   /// A copy whose TCP and UDP socket buffers (SO_SNDBUF/SO_RCVBUF) are capped at the

@@ -1,23 +1,36 @@
-// Tests of repy::Policy: Repy's restrictions syntax, deny by default, the extensions.
+// Tests of repy::Policy: the resource table, unlimited(), loading files, the accessors,
+// the extensions (ip, iface, nootherips).
+// The restrictions syntax itself is tested in restrictions_syntax_test.cpp.
 #include "repy/policy.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
+#include <set>
 #include <string>
 
 #include "core/access.hpp"
+#include "core/error_map.hpp"
 #include "policy/policy_data.hpp"
+#include "policy_test_support.hpp"
 #include "repy/errors.hpp"
+#include "test_support.hpp"
 
 namespace {
 
+using namespace std::chrono_literals;
+using policy_test_support::parse_error;
+using policy_test_support::TempDir;
 using repy::Policy;
 using repy::RepyArgumentError;
 using repy::ResourceParseError;
@@ -29,40 +42,6 @@ using ::testing::HasSubstr;
 constexpr double inf = std::numeric_limits<double>::infinity();
 
 const std::filesystem::path data_dir = REPY6_TEST_DATA;
-
-// The message of the ResourceParseError that parsing `text` raises ("" if none).
-std::string parse_error(std::string_view text) {
-  try {
-    Policy::parse(text);
-  } catch (const ResourceParseError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-// A file in a fresh temporary directory, removed with it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "policy_test.XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::filesystem::path write(const std::string& name, std::string_view text) const {
-    auto file = path_ / name;
-    std::ofstream out(file, std::ios::binary);
-    out << text;
-    return file;
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // ---- names
 
@@ -119,183 +98,6 @@ TEST(policy_test, unlimited_keeps_repy_socket_buffer_caps) {
   Policy p = Policy::unlimited();
   EXPECT_EQ(repy::detail::data(p).tcp_buffer, 10000);
   EXPECT_EQ(repy::detail::data(p).udp_buffer, 66000);
-}
-
-// ---- parse: accepted forms
-
-TEST(policy_test, parses_resource_lines) {
-  Policy p = Policy::parse(
-      "resource netsend 10000\n"
-      "resource netrecv 2500.5\n"
-      "resource cpu .10\n"
-      "resource memory 15000000\n"
-      "resource loopsend 1e4\n"
-      "resource looprecv +7\n"
-      "resource insockets 5\n");
-  EXPECT_EQ(p.limit("netsend"), 10000);
-  EXPECT_EQ(p.limit("netrecv"), 2500.5);
-  EXPECT_DOUBLE_EQ(p.limit("cpu"), 0.10);
-  EXPECT_EQ(p.limit("memory"), 15000000);
-  EXPECT_EQ(p.limit("loopsend"), 10000);
-  EXPECT_EQ(p.limit("looprecv"), 7);
-  EXPECT_EQ(p.limit("insockets"), 5);
-}
-
-TEST(policy_test, unmentioned_resource_has_limit_zero) {
-  Policy p = Policy::parse("resource netsend 10000\n");
-  EXPECT_EQ(p.limit("netrecv"), 0);
-  EXPECT_EQ(p.limit("outsockets"), 0);
-  EXPECT_EQ(p.limit("memory"), 0);
-}
-
-TEST(policy_test, unmentioned_port_is_forbidden) {
-  Policy p = Policy::parse("resource connport 12345\n");
-  EXPECT_FALSE(repy::detail::data(p).any_port);
-  EXPECT_TRUE(p.allows_connport(12345));
-  EXPECT_FALSE(p.allows_connport(12346));
-  EXPECT_FALSE(p.allows_messport(12345));  // connport does not open the UDP port
-  EXPECT_TRUE(repy::detail::data(p).messports.empty());
-}
-
-TEST(policy_test, empty_text_denies_everything) {
-  Policy p = Policy::parse("");
-  for (std::size_t i = 0; i < repy::detail::resource_count; ++i) {
-    auto name = repy::detail::resource_name(static_cast<Resource>(i));
-    EXPECT_EQ(p.limit(name), 0) << name;
-  }
-  EXPECT_FALSE(p.allows_connport(12345));
-  EXPECT_FALSE(p.allows_messport(12345));
-}
-
-TEST(policy_test, ports_repeat_and_accumulate) {
-  Policy p = Policy::parse(
-      "resource messport 12345\n"
-      "resource messport 12346\n"
-      "resource messport 12345\n"
-      "resource connport 1\n"
-      "resource connport 65535\n");
-  EXPECT_EQ(repy::detail::data(p).messports, (std::set<int>{12345, 12346}));
-  EXPECT_EQ(repy::detail::data(p).connports, (std::set<int>{1, 65535}));
-  EXPECT_TRUE(p.allows_messport(12346));
-  EXPECT_TRUE(p.allows_connport(65535));
-  // The limit of a port resource is how many ports it allows.
-  EXPECT_EQ(p.limit("messport"), 2);
-  EXPECT_EQ(p.limit("connport"), 2);
-}
-
-TEST(policy_test, blank_lines_and_comments_are_ignored) {
-  Policy p = Policy::parse(
-      "\n"
-      "   \n"
-      "# a whole-line comment\n"
-      "   # an indented comment\n"
-      "resource netsend 10000   # a trailing comment\n"
-      "resource netrecv 20#no space before the comment\n"
-      "\t\n");
-  EXPECT_EQ(p.limit("netsend"), 10000);
-  EXPECT_EQ(p.limit("netrecv"), 20);
-}
-
-TEST(policy_test, call_lines_are_ignored) {
-  Policy p = Policy::parse(
-      "call gethostbyname_ex allow\n"
-      "call sendmess allow # comment\n"
-      "resource netsend 5\n");
-  EXPECT_EQ(p.limit("netsend"), 5);
-}
-
-TEST(policy_test, tabs_and_runs_of_spaces_separate_words) {
-  Policy p = Policy::parse("\tresource\t netsend \t 42 \t\n  resource   netrecv    7");
-  EXPECT_EQ(p.limit("netsend"), 42);
-  EXPECT_EQ(p.limit("netrecv"), 7);  // last line without a newline
-}
-
-TEST(policy_test, crlf_line_endings_parse) {
-  Policy p = Policy::parse(
-      "# saved on Windows\r\n"
-      "resource netsend 100\r\n"
-      "resource connport 12345\r\n"
-      "\r\n");
-  EXPECT_EQ(p.limit("netsend"), 100);
-  EXPECT_TRUE(p.allows_connport(12345));
-}
-
-TEST(policy_test, crlf_error_names_line_without_carriage_return) {
-  std::string message = parse_error("resource netsend 1\r\nbogus line\r\n");
-  EXPECT_THAT(message, AllOf(HasSubstr("line 2"), HasSubstr("bogus line")));
-  EXPECT_THAT(message, ::testing::Not(HasSubstr("\\r")));
-}
-
-TEST(policy_test, utf8_byte_order_mark_is_skipped) {
-  Policy p = Policy::parse("\xEF\xBB\xBFresource netsend 9\n");
-  EXPECT_EQ(p.limit("netsend"), 9);
-}
-
-TEST(policy_test, zero_and_large_values_are_kept) {
-  Policy p = Policy::parse("resource netsend 0\nresource netrecv 1e12\n");
-  EXPECT_EQ(p.limit("netsend"), 0);
-  EXPECT_EQ(p.limit("netrecv"), 1e12);
-}
-
-TEST(policy_test, inf_value_means_unlimited) {
-  Policy p = Policy::parse("resource netsend inf\n");
-  EXPECT_EQ(p.limit("netsend"), inf);
-}
-
-// ---- parse: errors
-
-TEST(policy_test, unknown_line_is_an_error_naming_the_line) {
-  std::string message = parse_error("resource netsend 1\nallow everything\n");
-  EXPECT_THAT(message, AllOf(HasSubstr("line 2"), HasSubstr("allow everything")));
-}
-
-TEST(policy_test, unknown_resource_is_an_error) {
-  std::string message = parse_error("# header\n\nresource sockets 5\n");
-  EXPECT_THAT(message, AllOf(HasSubstr("line 3"), HasSubstr("sockets")));
-}
-
-TEST(policy_test, names_are_case_sensitive) {
-  EXPECT_THAT(parse_error("resource NetSend 5\n"), HasSubstr("line 1"));
-  EXPECT_THAT(parse_error("Resource netsend 5\n"), HasSubstr("line 1"));
-}
-
-TEST(policy_test, repeated_resource_is_an_error) {
-  std::string message = parse_error("resource netsend 1\nresource netrecv 1\nresource netsend 2\n");
-  EXPECT_THAT(message, AllOf(HasSubstr("line 3"), HasSubstr("netsend 2")));
-}
-
-TEST(policy_test, non_number_value_is_an_error) {
-  for (const char* value : {"abc", "10k", "1,000", "0x10", "nan", "--5", "+-5", "+", "."}) {
-    std::string text = std::string("resource netsend ") + value + "\n";
-    EXPECT_THAT(parse_error(text), AllOf(HasSubstr("line 1"), HasSubstr(value))) << value;
-  }
-}
-
-TEST(policy_test, negative_value_is_an_error) {
-  std::string message = parse_error("\nresource netsend -1\n");
-  EXPECT_THAT(message, AllOf(HasSubstr("line 2"), HasSubstr("negative")));
-}
-
-TEST(policy_test, missing_or_extra_word_is_an_error) {
-  EXPECT_THAT(parse_error("resource netsend\n"), HasSubstr("line 1"));
-  EXPECT_THAT(parse_error("resource\n"), HasSubstr("line 1"));
-  EXPECT_THAT(parse_error("resource netsend 1 2\n"), HasSubstr("line 1"));
-  // A comment after the value is not an extra word.
-  EXPECT_EQ(parse_error("resource netsend 1 # 2\n"), "");
-}
-
-TEST(policy_test, bad_ports_are_errors) {
-  for (const char* value : {"0", "65536", "1.5", "-1", "port", "1e9"}) {
-    std::string text = std::string("resource netsend 1\nresource messport ") + value + "\n";
-    EXPECT_THAT(parse_error(text), HasSubstr("line 2")) << value;
-    text = std::string("resource connport ") + value + "\n";
-    EXPECT_THAT(parse_error(text), HasSubstr("line 1")) << value;
-  }
-}
-
-TEST(policy_test, error_is_a_repy_exception) {
-  EXPECT_THROW(Policy::parse("nonsense\n"), ResourceParseError);
-  EXPECT_THROW(Policy::parse("nonsense\n"), repy::RepyException);
 }
 
 // ---- sample files
@@ -369,6 +171,76 @@ TEST(policy_test, load_reads_a_written_file) {
   Policy p = Policy::load(file);
   EXPECT_EQ(p.limit("netsend"), 77);
   EXPECT_TRUE(p.allows_messport(40000));
+}
+
+TEST(policy_test, seattle_crlf_sample_loads) {
+  auto file = data_dir / "seattle-crlf.txt";
+  // The point of the sample is its CRLF line ends; make sure nothing normalised them.
+  std::ifstream in(file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_NE(bytes.find("\r\n"), std::string::npos);
+
+  Policy p = Policy::load(file);
+  EXPECT_DOUBLE_EQ(p.limit("cpu"), 0.10);
+  EXPECT_EQ(p.limit("memory"), 15000000);
+  EXPECT_EQ(p.limit("insockets"), 5);
+  EXPECT_EQ(p.limit("random"), 10000);
+  EXPECT_EQ(repy::detail::data(p).messports, (std::set<int>{50010, 50011}));
+  EXPECT_EQ(repy::detail::data(p).connports, (std::set<int>{50010}));
+}
+
+// ---- load: only regular files, never blocking
+
+// The message of the ResourceParseError that loading `file` raises, run on its own
+// thread so that a load that blocks fails the test instead of hanging it.
+std::string load_error(const std::filesystem::path& file) {
+  auto outcome = repy_test::run_with_deadline([file] { Policy::load(file); }, 5s);
+  if (!outcome.finished) {
+    ADD_FAILURE() << "Policy::load(" << file << ") still blocked after 5 s";
+    return "";
+  }
+  return repy_test::expect_throws<ResourceParseError>([&] { repy_test::rethrow(outcome); },
+                                                      "Policy::load(" + file.string() + ")");
+}
+
+TEST(policy_test, load_refuses_a_fifo_without_blocking) {
+  TempDir dir;
+  auto fifo = dir.path() / "restrictions.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  EXPECT_THAT(load_error(fifo), AllOf(HasSubstr("Policy::load"), HasSubstr(fifo.string()),
+                                      HasSubstr("not a regular file")));
+}
+
+TEST(policy_test, load_refuses_a_directory_naming_why) {
+  TempDir dir;
+  EXPECT_THAT(load_error(dir.path()),
+              AllOf(HasSubstr(dir.path().string()), HasSubstr("not a regular file")));
+}
+
+TEST(policy_test, load_refuses_a_device) {
+  EXPECT_THAT(load_error("/dev/zero"),
+              AllOf(HasSubstr("/dev/zero"), HasSubstr("not a regular file")));
+}
+
+TEST(policy_test, load_of_missing_file_gives_the_errno_text) {
+  TempDir dir;
+  auto missing = dir.path() / "absent.txt";
+  EXPECT_THAT(load_error(missing),
+              AllOf(HasSubstr(missing.string()), HasSubstr(repy::detail::errno_text(ENOENT))));
+}
+
+TEST(policy_test, load_refuses_a_file_over_one_mebibyte) {
+  constexpr std::size_t cap = 1 << 20;
+  // Comment lines: the text itself would parse, only its size is wrong.
+  std::string line = "# " + std::string(61, 'x') + "\n";
+  std::string text;
+  while (text.size() < cap) text += line;
+  text.resize(cap);
+  TempDir dir;
+  auto at_cap = dir.write("at-cap.txt", text);
+  EXPECT_EQ(Policy::load(at_cap).limit("netsend"), 0);
+  auto over = dir.write("over-cap.txt", text + "\n");
+  EXPECT_THAT(load_error(over), AllOf(HasSubstr(over.string()), HasSubstr("larger than 1048576")));
 }
 
 // ---- accessors
