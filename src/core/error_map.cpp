@@ -199,3 +199,45 @@ void throw_network_error(std::string_view call, Op op, int err, const Endpoints&
 }
 
 }  // namespace repy::detail
+
+// ---- stack errors
+namespace repy::detail {
+
+void throw_stack_failure(std::string_view what) { throw NetworkError(std::string(what)); }
+
+void throw_socket_create_error(std::string_view call, std::string_view stack_kind, int family,
+                               int type, int protocol, int err) {
+  // socket(2) says which part of the triple the stack lacks; EINVAL may be any of them.
+  std::string_view argument;
+  std::string value;
+  switch (err) {
+    case EAFNOSUPPORT:
+      argument = "family";
+      value = std::to_string(family);
+      break;
+    case EPROTONOSUPPORT:
+      argument = "protocol";
+      value = std::to_string(protocol);
+      break;
+    case ESOCKTNOSUPPORT:
+    case EPROTOTYPE:
+      argument = "type";
+      value = std::to_string(type);
+      break;
+    case EINVAL:
+      argument = "family, type or protocol";
+      value = fmt::format("{}, {}, {}", family, type, protocol);
+      break;
+    default:
+      throw_stack_error(fmt::format("{}: family {} type {} protocol {} on the {} stack", call,
+                                    family, type, protocol, stack_kind),
+                        err);
+  }
+  throw_argument_error(
+      call, argument,
+      fmt::format("is not supported by the {} stack: {}", stack_kind, errno_text(err)), value);
+}
+
+void throw_lookup_error(std::string_view what) { throw NetworkAddressError(std::string(what)); }
+
+}  // namespace repy::detail

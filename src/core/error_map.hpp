@@ -78,3 +78,22 @@ std::string errno_text(int err);
 [[noreturn]] void throw_stack_error(std::string_view what, int err);
 
 }  // namespace repy::detail
+
+// ---- stack errors
+namespace repy::detail {
+/// Raises the error of a stack operation that failed without an errno to show (a
+/// library's own error code, a file that is not what it should be): NetworkError with
+/// `what` as the message.
+[[noreturn]] void throw_stack_failure(std::string_view what);
+
+/// Raises the error of making a socket on a stack (Stack::socket): RepyArgumentError
+/// naming family, type or protocol when the stack has no such kind of socket
+/// (EAFNOSUPPORT, EPROTONOSUPPORT, ESOCKTNOSUPPORT, EPROTOTYPE, EINVAL); otherwise as
+/// throw_stack_error.
+[[noreturn]] void throw_socket_create_error(std::string_view call, std::string_view stack_kind,
+                                            int family, int type, int protocol, int err);
+
+/// Raises NetworkAddressError for a name or address lookup that found nothing; `what`
+/// names the call, the name and the resolver's reason.
+[[noreturn]] void throw_lookup_error(std::string_view what);
+}  // namespace repy::detail

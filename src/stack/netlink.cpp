@@ -21,13 +21,12 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <functional>
 #include <memory>
 
 #include "core/error_map.hpp"
-#include "repy/errors.hpp"
+#include "stack/arguments.hpp"
 #include "stack/stack_impl.hpp"
 
 namespace repy::detail::netlink {
@@ -64,14 +63,26 @@ using CachePtr = std::unique_ptr<nl_cache, CacheFree>;
   throw_stack_error(fmt::format("{}: {} on the {} stack", call, what, kind), err);
 }
 
-// libnl folds errno into its own codes; EPERM and EACCES come back as these two.
+// libnl folds the kernel's errno into codes of its own. The ones that decide the Repy
+// class (a missing privilege) or say it plainly go back to their errno for the error
+// map; the rest keep libnl's words.
 [[noreturn]] void throw_nl(std::string_view call, std::string_view what, int nlerr,
                            std::string_view kind) {
   int code = nlerr < 0 ? -nlerr : nlerr;
-  auto msg = fmt::format("{}: {} refused by the {} stack's netlink: {}", call, what, kind,
-                         nl_geterror(code));
-  if (code == NLE_PERM || code == NLE_NOACCESS) throw ResourceForbiddenError(msg);
-  throw NetworkError(msg);
+  int err = code == NLE_PERM       ? EPERM
+            : code == NLE_NOACCESS ? EACCES
+            : code == NLE_NOMEM    ? ENOMEM
+                                   : 0;
+  if (err != 0) {
+    throw_stack_error(fmt::format("{}: {} refused by the {} stack's netlink", call, what, kind),
+                      err);
+  }
+  throw_stack_failure(fmt::format("{}: {} refused by the {} stack's netlink: {}", call, what, kind,
+                                  nl_geterror(code)));
+}
+
+[[noreturn]] void out_of_memory(std::string_view call) {
+  throw_stack_error(fmt::format("{}: allocating a netlink object", call), ENOMEM);
 }
 
 // A connected libnl socket whose fd lives in `stack`.
@@ -90,7 +101,7 @@ SockPtr open_socket(StackImpl& stack, std::string_view call) {
   SockPtr sk(nl_socket_alloc());
   if (!sk) {
     ::close(fd);
-    throw NetworkError(fmt::format("{}: out of memory for a netlink socket", call));
+    out_of_memory(call);
   }
   if (int rc = nl_socket_set_fd(sk.get(), NETLINK_ROUTE, fd); rc < 0) {
     ::close(fd);
@@ -120,7 +131,7 @@ void change_link(StackImpl& stack, std::string_view call, int ifindex,
   auto sk = open_socket(stack, call);
   auto orig = get_link(sk.get(), stack, call, ifindex, {});
   LinkPtr changes(rtnl_link_alloc());
-  if (!changes) throw NetworkError(fmt::format("{}: out of memory", call));
+  if (!changes) out_of_memory(call);
   edit(changes.get());
   if (int rc = rtnl_link_change(sk.get(), orig.get(), changes.get(), 0); rc < 0) {
     throw_nl(call, fmt::format("changing interface index {}", ifindex), rc, stack.kind());
@@ -128,8 +139,15 @@ void change_link(StackImpl& stack, std::string_view call, int ifindex,
 }
 
 NlAddrPtr build_addr(const IpAddress& a, int prefixlen, std::string_view call) {
-  nl_addr* out = nl_addr_build(a.family, a.bytes.data(), a.size());
-  if (out == nullptr) throw NetworkError(fmt::format("{}: out of memory", call));
+  nl_addr* out = nullptr;
+  if (a.is_v4()) {
+    auto bytes = a.to_v4().to_bytes();
+    out = nl_addr_build(AF_INET, bytes.data(), bytes.size());
+  } else {
+    auto bytes = a.to_v6().to_bytes();
+    out = nl_addr_build(AF_INET6, bytes.data(), bytes.size());
+  }
+  if (out == nullptr) out_of_memory(call);
   nl_addr_set_prefixlen(out, prefixlen);
   return NlAddrPtr(out);
 }
@@ -140,6 +158,17 @@ int link_index(StackImpl& stack, std::string_view name) {
   constexpr std::string_view call = "if_nametoindex";
   auto sk = open_socket(stack, call);
   auto link = get_link(sk.get(), stack, call, 0, name);
+  return rtnl_link_get_ifindex(link.get());
+}
+
+int find_link_index(StackImpl& stack, std::string_view name) {
+  constexpr std::string_view call = "if_nametoindex";
+  auto sk = open_socket(stack, call);
+  rtnl_link* raw = nullptr;
+  int rc = rtnl_link_get_kernel(sk.get(), 0, std::string(name).c_str(), &raw);
+  if (rc == -NLE_NODEV || rc == -NLE_OBJ_NOTFOUND) return 0;
+  if (rc < 0) throw_nl(call, fmt::format("looking up interface '{}'", name), rc, stack.kind());
+  LinkPtr link(raw);
   return rtnl_link_get_ifindex(link.get());
 }
 
@@ -170,7 +199,7 @@ std::string link_get_mac(StackImpl& stack, int ifindex) {
 
 void link_set_mac(StackImpl& stack, int ifindex, const MacAddress& mac) {
   NlAddrPtr a(nl_addr_build(AF_LLC, mac.data(), mac.size()));
-  if (!a) throw NetworkError("linksetaddr: out of memory");
+  if (!a) out_of_memory("linksetaddr");
   change_link(stack, "linksetaddr", ifindex,
               [&a](rtnl_link* l) { rtnl_link_set_addr(l, a.get()); });
 }
@@ -192,37 +221,23 @@ void link_add(StackImpl& stack, std::string_view name, int ifindex, std::string_
   constexpr std::string_view call = "iplink_add";
   LinkPtr link;
   if (type == "veth") {
-    if (data.empty()) {
-      throw RepyArgumentError(
-          fmt::format("{}: data: a veth link needs its peer's name (value '')", call));
-    }
     link.reset(rtnl_link_veth_alloc());
-    if (!link) throw NetworkError(fmt::format("{}: out of memory", call));
+    if (!link) out_of_memory(call);
     // rtnl_link_veth_get_peer() hands out a reference of its own: the LinkPtr gives it
     // back (the peer itself goes with the link).
     LinkPtr peer(rtnl_link_veth_get_peer(link.get()));
     rtnl_link_set_name(peer.get(), std::string(data).c_str());
   } else if (type == "vlan") {
-    auto colon = data.rfind(':');
-    int id = -1;
-    const char* end = data.data() + data.size();
-    if (colon != std::string_view::npos && colon > 0) {
-      auto [p, ec] = std::from_chars(data.data() + colon + 1, end, id);
-      if (ec != std::errc() || p != end) id = -1;
-    }
-    if (id < 1 || id > 4094) {
-      throw RepyArgumentError(fmt::format(
-          "{}: data: a vlan link needs 'PARENT:ID' with 1 <= ID <= 4094 (value '{}')", call, data));
-    }
+    auto vlan = parse_vlan_data(call, data);
     auto sk = open_socket(stack, call);
-    auto parent = get_link(sk.get(), stack, call, 0, data.substr(0, colon));
+    auto parent = get_link(sk.get(), stack, call, 0, vlan.parent);
     link.reset(rtnl_link_vlan_alloc());
-    if (!link) throw NetworkError(fmt::format("{}: out of memory", call));
+    if (!link) out_of_memory(call);
     rtnl_link_set_link(link.get(), rtnl_link_get_ifindex(parent.get()));
-    rtnl_link_vlan_set_id(link.get(), static_cast<std::uint16_t>(id));
+    rtnl_link_vlan_set_id(link.get(), static_cast<std::uint16_t>(vlan.id));
   } else {
     link.reset(rtnl_link_alloc());
-    if (!link) throw NetworkError(fmt::format("{}: out of memory", call));
+    if (!link) out_of_memory(call);
     if (int rc = rtnl_link_set_type(link.get(), std::string(type).c_str()); rc < 0) {
       throw_nl(call, fmt::format("link type '{}'", type), rc, stack.kind());
     }
@@ -238,7 +253,7 @@ void link_add(StackImpl& stack, std::string_view name, int ifindex, std::string_
 void link_del(StackImpl& stack, std::string_view name, int ifindex) {
   constexpr std::string_view call = "iplink_del";
   LinkPtr link(rtnl_link_alloc());
-  if (!link) throw NetworkError(fmt::format("{}: out of memory", call));
+  if (!link) out_of_memory(call);
   if (ifindex > 0) {
     rtnl_link_set_ifindex(link.get(), ifindex);
   } else {
@@ -254,15 +269,15 @@ void addr_change(StackImpl& stack, bool add, const IpAddress& addr, int prefixle
                  bool nodad) {
   std::string_view call = add ? "ipaddr_add" : "ipaddr_del";
   RtAddrPtr a(rtnl_addr_alloc());
-  if (!a) throw NetworkError(fmt::format("{}: out of memory", call));
+  if (!a) out_of_memory(call);
   auto local = build_addr(addr, prefixlen, call);
   rtnl_addr_set_ifindex(a.get(), ifindex);
-  rtnl_addr_set_family(a.get(), addr.family);
+  rtnl_addr_set_family(a.get(), family_of(addr));
   if (int rc = rtnl_addr_set_local(a.get(), local.get()); rc < 0) {
     throw_nl(call, "setting the local address", rc, stack.kind());
   }
   rtnl_addr_set_prefixlen(a.get(), prefixlen);
-  if (add && nodad && addr.family == AF_INET6) rtnl_addr_set_flags(a.get(), IFA_F_NODAD);
+  if (add && nodad && addr.is_v6()) rtnl_addr_set_flags(a.get(), IFA_F_NODAD);
   auto sk = open_socket(stack, call);
   char text[INET6_ADDRSTRLEN + 8] = {};
   nl_addr2str(local.get(), text, sizeof text);
@@ -274,34 +289,32 @@ void addr_change(StackImpl& stack, bool add, const IpAddress& addr, int prefixle
   }
 }
 
-void route_change(StackImpl& stack, bool add, int family, const IpAddress& gateway,
+void route_change(StackImpl& stack, bool add, const std::optional<IpAddress>& gateway,
                   const IpAddress& dst, int dst_prefixlen, int ifindex) {
   std::string_view call = add ? "iproute_add" : "iproute_del";
   RoutePtr r(rtnl_route_alloc());
-  if (!r) throw NetworkError(fmt::format("{}: out of memory", call));
-  rtnl_route_set_family(r.get(), static_cast<std::uint8_t>(family));
+  if (!r) out_of_memory(call);
+  rtnl_route_set_family(r.get(), static_cast<std::uint8_t>(family_of(dst)));
   rtnl_route_set_table(r.get(), RT_TABLE_MAIN);
   // A delete matches on protocol and scope when they are given: leave them open so a
   // route that `ip route add` (protocol boot) made can be deleted too.
   rtnl_route_set_protocol(r.get(), add ? RTPROT_STATIC : RTPROT_UNSPEC);
   rtnl_route_set_type(r.get(), RTN_UNICAST);
-  IpAddress d = dst;
-  d.family = family;
-  auto dst_addr = build_addr(d, dst_prefixlen, call);
+  auto dst_addr = build_addr(dst, dst_prefixlen, call);
   if (int rc = rtnl_route_set_dst(r.get(), dst_addr.get()); rc < 0) {
     throw_nl(call, "setting the destination", rc, stack.kind());
   }
   // Without a gateway the destination is on the link itself.
   if (add) {
-    rtnl_route_set_scope(r.get(), gateway.family == 0 ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
+    rtnl_route_set_scope(r.get(), gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
   } else {
     rtnl_route_set_scope(r.get(), RT_SCOPE_NOWHERE);
   }
   rtnl_nexthop* nh = rtnl_route_nh_alloc();
-  if (nh == nullptr) throw NetworkError(fmt::format("{}: out of memory", call));
+  if (nh == nullptr) out_of_memory(call);
   if (ifindex > 0) rtnl_route_nh_set_ifindex(nh, ifindex);
-  if (gateway.family != 0) {
-    auto gw = build_addr(gateway, gateway.family == AF_INET6 ? 128 : 32, call);
+  if (gateway) {
+    auto gw = build_addr(*gateway, gateway->is_v6() ? 128 : 32, call);
     rtnl_route_nh_set_gateway(nh, gw.get());  // takes its own reference
   }
   rtnl_route_add_nexthop(r.get(), nh);  // the route owns nh now

@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/address_v6.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,14 +18,10 @@ namespace repy::detail {
 
 class StackImpl;
 
-namespace netlink {
+/// An IP address of either family: netlink configures IPv4 as well as IPv6.
+using IpAddress = boost::asio::ip::address;
 
-/// A parsed IP address: AF_INET (first 4 bytes used) or AF_INET6.
-struct IpAddress {
-  int family = 0;
-  std::array<unsigned char, 16> bytes{};
-  std::size_t size() const noexcept { return family == AF_INET6 ? 16 : 4; }
-};
+namespace netlink {
 
 /// A MAC address.
 using MacAddress = std::array<unsigned char, 6>;
@@ -34,6 +32,8 @@ using MacAddress = std::array<unsigned char, 6>;
 
 /// The index of interface `name`. @throws NetworkError when there is none.
 int link_index(StackImpl& stack, std::string_view name);
+/// The index of interface `name`, or 0 when the stack has none of that name.
+int find_link_index(StackImpl& stack, std::string_view name);
 void link_set_updown(StackImpl& stack, int ifindex, bool up);
 /// "80:00:42:0e:e7:3a"; empty when the link has no hardware address.
 std::string link_get_mac(StackImpl& stack, int ifindex);
@@ -43,21 +43,23 @@ void link_set_mtu(StackImpl& stack, int ifindex, int mtu);
 int link_get_mtu(StackImpl& stack, int ifindex);
 
 /// Creates a link. `ifindex` > 0 asks for that index. `type` is a kernel link kind
-/// ("dummy", "bridge", ...); "veth" takes the peer's name in `data`; "vlan" takes
-/// "PARENT:ID" in `data`.
-/// @throws RepyArgumentError for malformed `data`.
+/// ("dummy", "bridge", ...); "veth" takes the peer's name in `data` (checked by the
+/// caller); "vlan" takes "PARENT:ID" in `data`.
+/// @throws RepyArgumentError for malformed vlan `data`.
 void link_add(StackImpl& stack, std::string_view name, int ifindex, std::string_view type,
               std::string_view data);
 /// Deletes a link, by name or (when `ifindex` > 0) by index.
 void link_del(StackImpl& stack, std::string_view name, int ifindex);
 
-/// Adds (or deletes) an address; `nodad` skips duplicate address detection.
+/// Adds (or deletes) an address (IPv4 or IPv6, no zone); `nodad` skips duplicate
+/// address detection.
 void addr_change(StackImpl& stack, bool add, const IpAddress& addr, int prefixlen, int ifindex,
                  bool nodad);
 
-/// Adds (or deletes) a route in the main table. `dst_prefixlen` 0 with an unspecified
-/// `dst` is the default route; a gateway of family 0 means "directly on ifindex".
-void route_change(StackImpl& stack, bool add, int family, const IpAddress& gateway,
+/// Adds (or deletes) a route in the main table, of `dst`'s family. `dst_prefixlen` 0
+/// with an unspecified `dst` is the default route; no gateway means "directly on
+/// ifindex".
+void route_change(StackImpl& stack, bool add, const std::optional<IpAddress>& gateway,
                   const IpAddress& dst, int dst_prefixlen, int ifindex);
 
 /// The addresses of interface `ifname` (IPv4 ones as ::ffff:a.b.c.d; IPv6 link-local

@@ -2,11 +2,16 @@
 // on ::1 or inside a namespace it builds) answering through the stack's own sockets.
 #include "stack/resolver/resolver.hpp"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netdb.h>
+#include <sys/stat.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <future>
 #include <string>
 
 #include "stack/stack_impl.hpp"
@@ -18,8 +23,10 @@ using repy::RepyArgumentError;
 using repy::Stack;
 using repy::detail::parse_resolv_conf;
 using repy::detail::resolv_conf_text;
+using testing::AllOf;
 using testing::ElementsAre;
 using testing::HasSubstr;
+using testing::StartsWith;
 
 namespace {
 
@@ -83,6 +90,93 @@ TEST(resolver_test, text_or_path) {
   std::remove(path.c_str());
   EXPECT_THROW(resolv_conf_text(path), RepyArgumentError);
   EXPECT_THROW(Stack::host().iothdns_update("/nonexistent/resolv.conf"), RepyArgumentError);
+}
+
+namespace {
+
+// The RepyArgumentError messages of the two calls that take resolv.conf text or a path:
+// the constructor's config_dns and iothdns_update's resolvconf.
+std::vector<std::string> path_errors(const std::string& path) {
+  return {argument_error([&] { Stack("kernel", {}, path); }),
+          argument_error([&] { Stack::host().iothdns_update(path); })};
+}
+
+// A temporary directory for files the test makes, removed with everything in it.
+struct TmpDir {
+  std::string path = fmt::format("/tmp/{}", unique_name("repy6-resolv-dir-"));
+  TmpDir() { std::filesystem::create_directory(path); }
+  ~TmpDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+TEST(resolver_test, resolv_conf_path_must_be_a_small_regular_file) {
+  TmpDir dir;
+  // Valid resolv.conf text, but more of it than any resolv.conf needs.
+  std::string big = dir.path + "/big.conf";
+  {
+    std::ofstream out(big);
+    out << "nameserver ::1\n";
+    for (int i = 0; i < 2000; ++i) out << "# a comment line that only makes the file large\n";
+  }
+  ASSERT_GT(std::filesystem::file_size(big), 64u * 1024);
+  struct Case {
+    std::string path, why;
+  };
+  for (const auto& c : {Case{"/dev/zero", "not a regular file"},
+                        Case{dir.path, "not a regular file"}, Case{big, "larger than"}}) {
+    auto messages = path_errors(c.path);
+    EXPECT_THAT(messages[0], AllOf(HasSubstr("config_dns"), HasSubstr(c.path), HasSubstr(c.why)))
+        << c.path;
+    EXPECT_THAT(messages[1], AllOf(HasSubstr("resolvconf"), HasSubstr(c.path), HasSubstr(c.why)))
+        << c.path;
+  }
+}
+
+TEST(resolver_test, a_fifo_as_resolv_conf_path_is_refused_without_blocking) {
+  TmpDir dir;
+  std::string fifo = dir.path + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  auto errors = std::async(std::launch::async, [&] { return path_errors(fifo); });
+  if (errors.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ADD_FAILURE() << "reading a FIFO as resolv.conf blocked";
+    // Let the blocked reader go (it sees end of file), so the test ends instead of hanging.
+    while (errors.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (writer >= 0) ::close(writer);
+    }
+  }
+  auto messages = errors.get();
+  EXPECT_THAT(messages[0],
+              AllOf(HasSubstr("config_dns"), HasSubstr(fifo), HasSubstr("not a regular file")));
+  EXPECT_THAT(messages[1],
+              AllOf(HasSubstr("resolvconf"), HasSubstr(fifo), HasSubstr("not a regular file")));
+}
+
+TEST(resolver_test, getnameinfo_zone_names_are_the_stacks_interfaces) {
+  Netns ns;
+  REQUIRE_NETNS(ns);
+  std::string ifname = "r6zone";
+  ASSERT_TRUE(ns.ip(fmt::format("link add {} type veth peer name r6zpeer", ifname)));
+  Stack s = Stack::netns(ns.name());
+  int index = s.if_nametoindex(ifname);
+  // A numeric host needs no server: only the zone is looked at.
+  auto named = s.getnameinfo("fe80::1%" + ifname, 80, NI_NUMERICHOST | NI_NUMERICSERV);
+  EXPECT_THAT(named.first, StartsWith("fe80::1"));
+  EXPECT_EQ(named.second, "80");
+  EXPECT_THAT(s.getnameinfo(fmt::format("fe80::1%{}", index), 80, NI_NUMERICHOST).first,
+              StartsWith("fe80::1"));
+  // The host has no such interface, and a zone names an interface of the stack asked.
+  EXPECT_THAT(
+      argument_error([&] { Stack::host().getnameinfo("fe80::1%" + ifname, 80, NI_NUMERICHOST); }),
+      HasSubstr(ifname));
+  EXPECT_THAT(argument_error([&] { s.getnameinfo("fe80::1%r6nothere", 80, NI_NUMERICHOST); }),
+              HasSubstr("r6nothere"));
+  EXPECT_THAT(argument_error([&] { s.getnameinfo("fe80::1", 65536, NI_NUMERICHOST); }),
+              HasSubstr("65536"));
 }
 
 TEST(resolver_test, host_stack_asks_the_configured_server) {

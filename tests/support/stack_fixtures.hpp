@@ -35,6 +35,20 @@ inline std::string unique_name(std::string_view prefix) {
   return fmt::format("{}{}x{}", prefix, ::getpid(), counter++);
 }
 
+/// The message of the RepyArgumentError that `f` raises; "no exception" or "wrong
+/// exception: ..." otherwise, so a failed expectation shows what happened instead.
+template <class F>
+std::string argument_error(F f) {
+  try {
+    f();
+  } catch (const repy::RepyArgumentError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("wrong exception: ") + e.what();
+  }
+  return "no exception";
+}
+
 /// Runs a shell command quietly; true when it exits 0.
 inline bool run(const std::string& cmd) {
   return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;

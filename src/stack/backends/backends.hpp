@@ -9,15 +9,15 @@
 #include <string_view>
 #include <vector>
 
+#include "stack/backends/tap_plug.hpp"
 #include "stack/resolver/resolver.hpp"
 #include "stack/stack_impl.hpp"
 
 namespace repy::detail {
 
-class TapPlug;
-
-/// Common part of every backend: the resolver (c-ares on the stack's sockets once
-/// configured) and interface addresses read through the stack's netlink.
+/// Common part of every backend (backends/stack_base.cpp): the resolver (c-ares on the
+/// stack's sockets once configured), interface addresses read through the stack's
+/// netlink, and VDE interfaces plugged in by repy6.
 class StackBase : public StackImpl {
  public:
   StackBase();
@@ -29,6 +29,8 @@ class StackBase : public StackImpl {
                                 int proto, int flags) override;
   std::vector<boost::asio::ip::address_v6> interface_addresses(std::string_view ifname) override;
   void configure_resolver(std::string_view resolvconf_text) override;
+  /// Checks `port` and `ip` (a zone name is an interface of this stack), then asks the
+  /// resolver.
   std::pair<std::string, std::string> reverse_resolve(std::string_view ip, int port,
                                                       int flags) override;
   /// A tap interface `ifname` made inside this stack (entering its namespace, which
@@ -52,7 +54,7 @@ class StackBase : public StackImpl {
   std::shared_ptr<Resolver> resolver_;  // shared so a reconfiguration never pulls it
                                         // from under a query that is running
   std::mutex plugs_mu_;
-  std::vector<std::unique_ptr<TapPlug>> plugs_;
+  std::vector<TapPlugPtr> plugs_;
 };
 
 /// This process's kernel stack (one shared instance).

@@ -1,6 +1,5 @@
 // The netns backend: an existing network namespace, entered only for the instant a
-// socket is made. A socket keeps the namespace it was born in, so the calling thread
-// switches in, calls socket(), and switches straight back.
+// socket is made (backends/namespace.hpp).
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/nsfs.h>
@@ -10,14 +9,12 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
+#include "core/error_map.hpp"
 #include "core/fd.hpp"
-#include "repy/errors.hpp"
 #include "stack/backends/backends.hpp"
+#include "stack/backends/namespace.hpp"
 
 namespace repy::detail {
 namespace {
@@ -29,21 +26,12 @@ class NetnsStack final : public StackBase {
   std::string_view kind() const noexcept override { return "netns"; }
 
   int make_socket(int family, int type, int protocol) noexcept override {
-    // The thread's own namespace, to come back to (a thread may already be in another
-    // namespace than the process, so /proc/self would be wrong).
-    Fd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-    if (home.get() < 0) return -errno;
-    if (::setns(ns_.get(), CLONE_NEWNET) != 0) return -errno;
-    int fd = ::socket(family, type | SOCK_CLOEXEC, protocol);
-    int err = errno;
-    if (::setns(home.get(), CLONE_NEWNET) != 0) {
-      // The thread would go on making every later socket in the wrong stack; there is
-      // no safe way on from here.
-      std::fprintf(stderr, "repy6: cannot return to the thread's network namespace: %s\n",
-                   std::strerror(errno));
-      std::abort();
-    }
-    return fd >= 0 ? fd : -err;
+    int result = 0;
+    int err = run_in_network_namespace(ns_.get(), [&]() noexcept {
+      result = ::socket(family, type | SOCK_CLOEXEC, protocol);
+      if (result < 0) result = -errno;
+    });
+    return err != 0 ? -err : result;
   }
 
  private:
@@ -56,40 +44,33 @@ class NetnsStack final : public StackBase {
 std::shared_ptr<StackImpl> make_netns_stack(std::string_view name_or_path) {
   constexpr std::string_view call = "Stack::netns";
   if (name_or_path.empty() || name_or_path.find('\0') != std::string_view::npos) {
-    throw RepyArgumentError(fmt::format(
-        "{}: name_or_path: needs a namespace name or path (value '{}')", call, name_or_path));
+    throw_argument_error(call, "name_or_path", "needs a namespace name or path", name_or_path);
+  }
+  if (name_or_path == "." || name_or_path == "..") {
+    throw_argument_error(call, "name_or_path", "is not a namespace name", name_or_path);
   }
   std::string path = name_or_path.find('/') == std::string_view::npos
                          ? fmt::format("/run/netns/{}", name_or_path)
                          : std::string(name_or_path);
-  if (name_or_path == "." || name_or_path == "..") {
-    throw RepyArgumentError(
-        fmt::format("{}: name_or_path: not a namespace name (value '{}')", call, name_or_path));
-  }
   Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (ns.get() < 0) {
-    int err = errno;
-    auto msg = fmt::format("{}: cannot open network namespace '{}' ({}): {}", call, name_or_path,
-                           path, std::strerror(err));
-    if (err == EPERM || err == EACCES) throw ResourceForbiddenError(msg);
-    throw NetworkError(msg);
+  if (!ns) {
+    throw_stack_error(
+        fmt::format("{}: cannot open network namespace '{}' ({})", call, name_or_path, path),
+        errno);
   }
   // Any file opens; only a namespace file answers NS_GET_NSTYPE, and it must be a
   // network one.
-  int type = ::ioctl(ns.get(), NS_GET_NSTYPE);
-  if (type != CLONE_NEWNET) {
-    throw NetworkError(
+  if (::ioctl(ns.get(), NS_GET_NSTYPE) != CLONE_NEWNET) {
+    throw_stack_failure(
         fmt::format("{}: '{}' ({}) is not a network namespace", call, name_or_path, path));
   }
   auto stack = std::make_shared<NetnsStack>(std::move(ns), std::string(name_or_path));
   // Entering a namespace needs CAP_SYS_ADMIN: find out now, not at the first socket.
   int probe = stack->make_socket(AF_NETLINK, SOCK_RAW, 0);
   if (probe < 0) {
-    int err = -probe;
-    auto msg = fmt::format("{}: cannot make sockets in network namespace '{}': {}", call,
-                           name_or_path, std::strerror(err));
-    if (err == EPERM || err == EACCES) throw ResourceForbiddenError(msg);
-    throw NetworkError(msg);
+    throw_stack_error(
+        fmt::format("{}: cannot make sockets in network namespace '{}'", call, name_or_path),
+        -probe);
   }
   ::close(probe);
   return stack;

@@ -6,13 +6,14 @@
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+
+#include "stack/backends/tap_plug.hpp"
 // These C headers do not say extern "C" themselves.
 extern "C" {
 #include <libvdeplug.h>
@@ -21,18 +22,16 @@ extern "C" {
 #include <fmt/format.h>
 
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
+#include <cstdint>
 #include <cstring>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/error_map.hpp"
 #include "core/fd.hpp"
-#include "repy/errors.hpp"
-#include "stack/backends/backends.hpp"
+#include "stack/backends/namespace.hpp"
+#include "stack/stack_impl.hpp"
 
 namespace repy::detail {
 namespace {
@@ -127,8 +126,7 @@ class TapPlug {
 namespace {
 
 // Opens a tap device named `ifname` inside `stack`'s namespace. The namespace is found
-// from one of the stack's own sockets (SIOCGSKNS); the calling thread enters it only
-// for the open and the TUNSETIFF, and comes straight back.
+// from one of the stack's own sockets (SIOCGSKNS).
 Fd open_tap(StackImpl& stack, std::string_view ifname, std::string_view call) {
   int probe = stack.make_socket(AF_INET6, SOCK_DGRAM, 0);
   if (probe < 0) {
@@ -142,50 +140,41 @@ Fd open_tap(StackImpl& stack, std::string_view ifname, std::string_view call) {
         fmt::format("{}: '{}': finding the {} stack's namespace", call, ifname, stack.kind()),
         errno);
   }
-  Fd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (!home) throw_stack_error(fmt::format("{}: '{}': own namespace", call, ifname), errno);
-  if (::setns(ns.get(), CLONE_NEWNET) != 0) {
-    throw_stack_error(fmt::format("{}: '{}': entering the {} stack's namespace (a VDE interface "
-                                  "made by repy6 needs CAP_SYS_ADMIN)",
-                                  call, ifname, stack.kind()),
-                      errno);
-  }
-  Fd tap(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-  int err = tap ? 0 : errno;
-  if (tap) {
+  Fd tap;
+  int tap_err = 0;
+  int enter_err = run_in_network_namespace(ns.get(), [&]() noexcept {
+    tap = Fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+    if (!tap) {
+      tap_err = errno;
+      return;
+    }
     ifreq ifr{};
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
     std::memcpy(ifr.ifr_name, ifname.data(), std::min(ifname.size(), sizeof ifr.ifr_name - 1));
     if (::ioctl(tap.get(), TUNSETIFF, &ifr) != 0) {
-      err = errno;
+      tap_err = errno;
       tap.reset();
     }
+  });
+  if (enter_err != 0) {
+    throw_stack_error(fmt::format("{}: '{}': entering the {} stack's namespace (a VDE interface "
+                                  "made by repy6 needs CAP_SYS_ADMIN)",
+                                  call, ifname, stack.kind()),
+                      enter_err);
   }
-  if (::setns(home.get(), CLONE_NEWNET) != 0) {
-    std::fprintf(stderr, "repy6: cannot return to the thread's network namespace: %s\n",
-                 std::strerror(errno));
-    std::abort();
-  }
-  if (!tap) throw_stack_error(fmt::format("{}: tap interface '{}'", call, ifname), err);
+  if (!tap) throw_stack_error(fmt::format("{}: tap interface '{}'", call, ifname), tap_err);
   return tap;
 }
 
 }  // namespace
 
-StackBase::StackBase() = default;
-StackBase::~StackBase() { stop_vde_interfaces(); }
+void TapPlugDelete::operator()(TapPlug* plug) const noexcept { delete plug; }
 
-void StackBase::stop_vde_interfaces() noexcept {
-  std::lock_guard lock(plugs_mu_);
-  plugs_.clear();
-}
-
-void StackBase::add_vde_interface(std::string_view ifname, std::string_view url) {
-  constexpr std::string_view call = "iplink_add";
+TapPlugPtr plug_vde_interface(StackImpl& stack, std::string_view ifname, std::string_view url,
+                              std::string_view call) {
   auto conn = open_vde(url, call);
-  Fd tap = open_tap(*this, ifname, call);
-  std::lock_guard lock(plugs_mu_);
-  plugs_.push_back(std::make_unique<TapPlug>(std::move(tap), std::move(conn)));
+  Fd tap = open_tap(stack, ifname, call);
+  return TapPlugPtr(new TapPlug(std::move(tap), std::move(conn)));
 }
 
 }  // namespace repy::detail

@@ -1,6 +1,6 @@
 // The vdestack backend: libvdestack runs a private network namespace whose first
 // interface (vde0) is plugged into a VDE network; vde_msocket makes sockets in it.
-// Further interfaces (vde1, ...) are StackBase's VDE interfaces (src/stack_vdeplug.cpp).
+// Further interfaces (vde1, ...) are StackBase's VDE interfaces (backends/tap_plug.hpp).
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,7 +13,6 @@ extern "C" {
 #include <fmt/format.h>
 
 #include <cerrno>
-#include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -60,9 +59,9 @@ class VdeStack final : public StackBase {
 std::shared_ptr<StackImpl> make_vdestack(const std::vector<std::string>& urls) {
   constexpr std::string_view call = "Stack";
   for (const auto& url : urls) {
-    if (url.empty() || url.find('\0') != std::string::npos) {
-      throw RepyArgumentError(
-          fmt::format("{}: vdeurls: a VDE URL cannot be empty (value '{}')", call, url));
+    if (url.empty()) throw_argument_error(call, "vdeurls", "has an empty VDE URL", url);
+    if (url.find('\0') != std::string::npos) {
+      throw_argument_error(call, "vdeurls", "has a VDE URL with a NUL byte", url);
     }
   }
   // libvdestack's daemon dies silently when it cannot make its tap, and every later
@@ -89,10 +88,12 @@ std::shared_ptr<StackImpl> make_vdestack(const std::vector<std::string>& urls) {
     for (std::size_t i = 0; i < urls.size(); ++i) {
       stack->add_vde_interface(fmt::format("vde{}", i), urls[i]);
     }
-  } catch (const ResourceForbiddenError& e) {
+  } catch (const ResourceForbiddenError&) {
     if (urls.size() > 1) {
-      throw ResourceForbiddenError(fmt::format(
-          "Stack: vdestack: more than one VDE URL needs CAP_SYS_ADMIN here: {}", e.what()));
+      throw_stack_error(
+          "Stack: vdestack: more than one VDE URL needs CAP_SYS_ADMIN here (repy6 "
+          "plugs each one into the stack's namespace)",
+          EPERM);
     }
     stack.reset();
     std::string first = urls.front();
