@@ -18,12 +18,8 @@ bool same_address(const address_v6& a, const address_v6& b) noexcept {
 address_v6 parse_local_ip(const ContextState& state, std::string_view call,
                           std::string_view argument, std::string_view value) {
   // Zone names are the stack's own interfaces, not the host's.
-  return parse_ip(call, argument, value, [&](std::string_view name) -> unsigned long {
-    try {
-      return static_cast<unsigned long>(netlink::link_index(state.ops(), name));
-    } catch (const NetworkError&) {
-      return 0;
-    }
+  return parse_ip(call, argument, value, [&](std::string_view name) {
+    return static_cast<unsigned long>(netlink::find_link_index(state.ops(), name));
   });
 }
 

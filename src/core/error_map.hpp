@@ -77,10 +77,6 @@ std::string errno_text(int err);
 /// EACCES), NetworkError otherwise; the message is "what: strerror (errno N)".
 [[noreturn]] void throw_stack_error(std::string_view what, int err);
 
-}  // namespace repy::detail
-
-// ---- stack errors
-namespace repy::detail {
 /// Raises the error of a stack operation that failed without an errno to show (a
 /// library's own error code, a file that is not what it should be): NetworkError with
 /// `what` as the message.
