@@ -5,6 +5,8 @@
 #include <memory>
 #include <string_view>
 
+#include "repy/export.hpp"
+
 namespace repy {
 
 namespace detail {
@@ -17,31 +19,31 @@ struct Access;
 class Policy {
  public:
   /// No limits, every port and every local IP; socket buffers keep Repy's caps.
-  static Policy unlimited();
+  REPY6_API static Policy unlimited();
 
   /// Parses Repy's restrictions syntax. Resources a text does not mention get limit 0
   /// and unmentioned port sets are empty (deny by default).
   /// @throws ResourceParseError naming the line number and the line.
-  static Policy parse(std::string_view restrictions_text);
+  REPY6_API static Policy parse(std::string_view restrictions_text);
 
   /// Reads and parses a restrictions file.
   /// @throws ResourceParseError when the file cannot be read or parsed.
-  static Policy load(const std::filesystem::path& file);
+  REPY6_API static Policy load(const std::filesystem::path& file);
 
   /// Limit of a resource by Repy name (+infinity where unlimited).
   /// @throws RepyArgumentError for a name Repy does not know.
-  double limit(std::string_view resource) const;
+  REPY6_API double limit(std::string_view resource) const;
 
   /// Whether a TCP local port is allowed (`connport`).
-  bool allows_connport(int port) const;
+  REPY6_API bool allows_connport(int port) const;
   /// Whether a UDP local port is allowed (`messport`).
-  bool allows_messport(int port) const;
+  REPY6_API bool allows_messport(int port) const;
 
   /// A copy whose TCP and UDP socket buffers (SO_SNDBUF/SO_RCVBUF) are capped at the
   /// given sizes in bytes; 0 leaves the kernel's default. Repy's caps are 10000 (TCP)
   /// and 66000 (UDP).
   /// @throws RepyArgumentError for a negative size.
-  Policy with_socket_buffers(int tcp_bytes, int udp_bytes) const;
+  REPY6_API Policy with_socket_buffers(int tcp_bytes, int udp_bytes) const;
 
  private:
   friend struct detail::Access;
