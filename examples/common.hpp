@@ -4,6 +4,8 @@
 // example stays a single translation unit.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -13,10 +15,12 @@
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <random>
 #include <repy/repy.hpp>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -203,6 +207,12 @@ inline repy::Stack make_stack(const Flags& flags, const StackOptions& options) {
         "\"stack=vdestack,...\" (got --stack " +
         std::string(spec) + ")");
   }
+  if (kind == "vdestack" && options.vde.empty()) {
+    std::cerr << flags.program()
+              << ": warning: a vdestack without a --vde URL has no interface but loopback "
+                 "(::1 and 127.0.0.1 inside the stack, nothing else); give it one with "
+                 "--vde URL\n";
+  }
   // Changing the host's own interfaces is not what an echo example is for.
   if (!options.config.empty() && kind == "kernel") {
     flags.fail(
@@ -292,38 +302,63 @@ inline void send_all(repy::TCPSocket& socket, std::string_view data,
   }
 }
 
-/// Local ports a client may try when --local-port is not given: the ports the policy
-/// allows (TCP: connport, UDP: messport), or a few random high ports under an unlimited
-/// policy. `avoid` (the server's port) is left out, since Repy rejects a connection
-/// from an address to itself.
-inline std::vector<int> candidate_ports(const repy::Context& context, bool tcp, int avoid) {
+/// Whether two IP texts name the same address ("::1" and "0:0::1" do). Texts that are
+/// not plain IPv6 literals (with a zone, say) are compared as written.
+inline bool same_address(std::string_view a, std::string_view b) {
+  in6_addr x{};
+  in6_addr y{};
+  if (inet_pton(AF_INET6, std::string(a).c_str(), &x) == 1 &&
+      inet_pton(AF_INET6, std::string(b).c_str(), &y) == 1) {
+    return std::memcmp(&x, &y, sizeof x) == 0;
+  }
+  return a == b;
+}
+
+/// Local ports a client on `local_ip` may try when --local-port is not given: the ports
+/// the policy allows (TCP: connport, UDP: messport), or a few random high ports under
+/// an unlimited policy. When the client and the server share an address, the server's
+/// port is left out, since Repy refuses a connection or a datagram from an address to
+/// itself.
+/// @throws ResourceForbiddenError, saying why, when no port is left to try.
+inline std::vector<int> candidate_ports(const repy::Context& context, bool tcp,
+                                        std::string_view local_ip, std::string_view remote_ip,
+                                        int remote_port) {
   const repy::ResourceReport report = context.getresources();
+  const std::set<int>& allowed = tcp ? report.allowed_connports : report.allowed_messports;
   std::vector<int> ports;
   if (report.any_port) {
     std::mt19937 rng(std::random_device{}());
     std::uniform_int_distribution<int> pick(49152, 65535);
     for (int i = 0; i < 20; ++i) ports.push_back(pick(rng));
   } else {
-    const auto& allowed = tcp ? report.allowed_connports : report.allowed_messports;
     ports.assign(allowed.begin(), allowed.end());
   }
-  std::erase(ports, avoid);
-  return ports;
+  const bool same_host = same_address(local_ip, remote_ip);
+  if (same_host) std::erase(ports, remote_port);
+  if (!ports.empty()) return ports;
+
+  const std::string resource = tcp ? "connport" : "messport";
+  if (same_host && allowed.contains(remote_port)) {
+    throw repy::ResourceForbiddenError(
+        "no local port to use: the only " + resource + " the restrictions allow, " +
+        std::to_string(remote_port) + ", is the server's own port, and Repy refuses " +
+        (tcp ? "a connection" : "a datagram") + " from [" + std::string(local_ip) +
+        "]:" + std::to_string(remote_port) + " to itself (allow another " + resource +
+        ", or give --local-ip another address of this host)");
+  }
+  throw repy::ResourceForbiddenError("no local port to use: the restrictions allow no " + resource +
+                                     " (add a line 'resource " + resource + " PORT')");
 }
 
-/// Calls `open(port)` for each candidate until one is not busy; returns its result and
-/// the port it used.
-/// @throws the last busy-port error when all are busy, ResourceForbiddenError when
-/// there is no candidate, or whatever `open` throws otherwise.
+/// Calls `open(port)` for each candidate (a list from candidate_ports(), never empty)
+/// until one is not busy; returns its result and the port it used.
+/// @throws the last busy-port error when all are busy, or whatever `open` throws
+/// otherwise.
 template <class Open>
 auto open_on_free_port(const std::vector<int>& ports, Open open) {
-  if (ports.empty()) {
-    throw repy::ResourceForbiddenError(
-        "no local port to use: the restrictions allow none (pass --local-port)");
-  }
   for (std::size_t i = 0;; ++i) {
     try {
-      return std::make_pair(open(ports[i]), ports[i]);
+      return std::make_pair(open(ports.at(i)), ports.at(i));
     } catch (const repy::NetworkError& e) {
       const bool busy = dynamic_cast<const repy::AlreadyListeningError*>(&e) != nullptr ||
                         dynamic_cast<const repy::DuplicateTupleError*>(&e) != nullptr ||

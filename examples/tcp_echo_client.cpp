@@ -43,8 +43,9 @@ int main(int argc, char** argv) {
     auto [socket, port] =
         flags.given("local-port")
             ? std::make_pair(connect(local_port), local_port)
-            : examples::open_on_free_port(
-                  examples::candidate_ports(context, /*tcp=*/true, remote_port), connect);
+            : examples::open_on_free_port(examples::candidate_ports(context, /*tcp=*/true, local_ip,
+                                                                    remote_ip, remote_port),
+                                          connect);
     std::cout << "connected [" << local_ip << "]:" << port << " -> [" << remote_ip
               << "]:" << remote_port << std::endl;
 

@@ -38,11 +38,12 @@ int main(int argc, char** argv) {
   try {
     // Listen first: the datagram then leaves from this socket, and the reply lands in it.
     auto listen = [&](int port) { return context.listenformessage_ipv6(local_ip, port); };
-    auto [inbox, port] =
-        flags.given("local-port")
-            ? std::make_pair(listen(local_port), local_port)
-            : examples::open_on_free_port(
-                  examples::candidate_ports(context, /*tcp=*/false, remote_port), listen);
+    auto [inbox, port] = flags.given("local-port")
+                             ? std::make_pair(listen(local_port), local_port)
+                             : examples::open_on_free_port(
+                                   examples::candidate_ports(context, /*tcp=*/false, local_ip,
+                                                             remote_ip, remote_port),
+                                   listen);
 
     // UDP may lose a datagram even on loopback; three tries share the timeout.
     constexpr int tries = 3;

@@ -90,6 +90,7 @@ client_cmd=("$bin/tcp_echo_client" --stack "stack=vdestack,vnl=$link,eth,ip=$cli
   --local-ip "$client_ip" --remote-ip "$server_ip" --remote-port "$port" --message "$message")
 
 echo "$(show "${server_cmd[@]}") &"
+: >"$work/server.log"  # there before the loop below reads it, whenever the server starts
 "${server_cmd[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 pids+=("$server_pid")

@@ -44,6 +44,7 @@ start_server() {
   local program=$1 proto=$2 attempt deadline
   for attempt in 1 2 3 4 5; do
     port=$(free_port "$proto")
+    : >"$work/server.log"  # there before the loop below reads it
     "$bin/$program" --local-ip ::1 --local-port "$port" --count 1 >"$work/server.log" 2>&1 &
     server_pid=$!
     deadline=$((SECONDS + 10))

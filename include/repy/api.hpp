@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "repy/context.hpp"
+#include "repy/export.hpp"
 
 namespace repy {
 
@@ -13,16 +14,17 @@ namespace repy {
 /// environment variable REPY_RESTRICTIONS, or is unlimited when that is unset or empty.
 /// @throws ResourceParseError when that file cannot be read or parsed (every call
 /// retries until it can).
-Context& default_context();
+REPY6_API Context& default_context();
 
-std::vector<AddrInfo> getAddripv6(std::string_view name);
-std::string getmyip_ipv6();
-std::size_t sendmessage_ipv6(std::string_view destip, int destport, std::string_view message,
-                             std::string_view localip, int localport);
-TCPSocket openconnection_ipv6(std::string_view destip, int destport, std::string_view localip,
-                              int localport, double timeout);
-TCPServerSocket listenforconnection_ipv6(std::string_view localip, int localport);
-UDPServerSocket listenformessage_ipv6(std::string_view localip, int localport);
-ResourceReport getresources();
+REPY6_API std::vector<AddrInfo> getAddripv6(std::string_view name);
+REPY6_API std::string getmyip_ipv6();
+REPY6_API std::size_t sendmessage_ipv6(std::string_view destip, int destport,
+                                       std::string_view message, std::string_view localip,
+                                       int localport);
+REPY6_API TCPSocket openconnection_ipv6(std::string_view destip, int destport,
+                                        std::string_view localip, int localport, double timeout);
+REPY6_API TCPServerSocket listenforconnection_ipv6(std::string_view localip, int localport);
+REPY6_API UDPServerSocket listenformessage_ipv6(std::string_view localip, int localport);
+REPY6_API ResourceReport getresources();
 
 }  // namespace repy

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "repy/export.hpp"
 #include "repy/policy.hpp"
 #include "repy/sockets.hpp"
 #include "repy/stack.hpp"
@@ -39,7 +40,7 @@ struct ResourceReport {
 
 /// One sandbox: runs the Repy network calls on its stack under its policy. A copyable
 /// handle; copies share state. Sockets keep their context alive.
-class Context {
+class REPY6_API Context {
  public:
   /// An unlimited policy on the host stack.
   Context();

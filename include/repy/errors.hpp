@@ -7,153 +7,155 @@
 #include <stdexcept>
 #include <string>
 
+#include "repy/export.hpp"
+
 namespace repy {
 
 /// Root of every error repy6 raises.
-class RepyException : public std::runtime_error {
+class REPY6_API RepyException : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
 /// An argument failed its sanity check (wrong type of value, out of range, malformed).
-class RepyArgumentError : public RepyException {
+class REPY6_API RepyArgumentError : public RepyException {
  public:
   using RepyException::RepyException;
 };
 
 /// A blocking operation ran out of time (openconnection_ipv6's timeout).
-class TimeoutError : public RepyException {
+class REPY6_API TimeoutError : public RepyException {
  public:
   using RepyException::RepyException;
 };
 
 /// Kept for parity with Repy; repy6 never raises it.
-class CodeUnsafeError : public RepyException {
+class REPY6_API CodeUnsafeError : public RepyException {
  public:
   using RepyException::RepyException;
 };
 
 /// Kept for parity with Repy; repy6 never raises it.
-class ContextUnsafeError : public RepyException {
+class REPY6_API ContextUnsafeError : public RepyException {
  public:
   using RepyException::RepyException;
 };
 
 /// Restrictions text that cannot be parsed; the message names the line.
-class ResourceParseError : public RepyException {
+class REPY6_API ResourceParseError : public RepyException {
  public:
   using RepyException::RepyException;
 };
 
 /// The policy stops the call.
-class ResourceUsageError : public RepyException {
+class REPY6_API ResourceUsageError : public RepyException {
  public:
   using RepyException::RepyException;
 };
 
 /// A fungible resource (insockets, outsockets) is used up, or a rate limit is zero.
-class ResourceExhaustedError : public ResourceUsageError {
+class REPY6_API ResourceExhaustedError : public ResourceUsageError {
  public:
   using ResourceUsageError::ResourceUsageError;
 };
 
 /// The policy forbids the port or local address.
-class ResourceForbiddenError : public ResourceUsageError {
+class REPY6_API ResourceForbiddenError : public ResourceUsageError {
  public:
   using ResourceUsageError::ResourceUsageError;
 };
 
 /// File errors, kept for parity with Repy's hierarchy.
-class FileError : public RepyException {
+class REPY6_API FileError : public RepyException {
  public:
   using RepyException::RepyException;
 };
-class FileNotFoundError : public FileError {
+class REPY6_API FileNotFoundError : public FileError {
  public:
   using FileError::FileError;
 };
-class FileInUseError : public FileError {
+class REPY6_API FileInUseError : public FileError {
  public:
   using FileError::FileError;
 };
-class SeekPastEndOfFileError : public FileError {
+class REPY6_API SeekPastEndOfFileError : public FileError {
  public:
   using FileError::FileError;
 };
-class FileClosedError : public FileError {
+class REPY6_API FileClosedError : public FileError {
  public:
   using FileError::FileError;
 };
 
 /// Kept for parity with Repy's hierarchy.
-class LockDoubleReleaseError : public RepyException {
+class REPY6_API LockDoubleReleaseError : public RepyException {
  public:
   using RepyException::RepyException;
 };
 
 /// Parent of every network failure.
-class NetworkError : public RepyException {
+class REPY6_API NetworkError : public RepyException {
  public:
   using RepyException::RepyException;
 };
 
 /// A name that does not resolve to an IPv6 address.
-class NetworkAddressError : public NetworkError {
+class REPY6_API NetworkAddressError : public NetworkError {
  public:
   using NetworkError::NetworkError;
 };
 /// A TCP listener (or, for UDP, a message listener) already holds the local address.
-class AlreadyListeningError : public NetworkError {
+class REPY6_API AlreadyListeningError : public NetworkError {
  public:
   using NetworkError::NetworkError;
 };
 /// Another socket already uses the local address or the whole 4-tuple.
-class DuplicateTupleError : public NetworkError {
+class REPY6_API DuplicateTupleError : public NetworkError {
  public:
   using NetworkError::NetworkError;
 };
 /// The 4-tuple is still being torn down (TIME_WAIT and friends).
-class CleanupInProgressError : public NetworkError {
+class REPY6_API CleanupInProgressError : public NetworkError {
  public:
   using NetworkError::NetworkError;
 };
 /// No route to the network, or the network is down.
-class InternetConnectivityError : public NetworkError {
+class REPY6_API InternetConnectivityError : public NetworkError {
  public:
   using NetworkError::NetworkError;
 };
 /// The local IP is not an address of this stack.
-class AddressBindingError : public NetworkError {
+class REPY6_API AddressBindingError : public NetworkError {
  public:
   using NetworkError::NetworkError;
 };
 /// Nobody listens at the destination.
-class ConnectionRefusedError : public NetworkError {
+class REPY6_API ConnectionRefusedError : public NetworkError {
  public:
   using NetworkError::NetworkError;
 };
 /// The local IP changed under the socket; kept for parity with Repy.
-class LocalIPChanged : public NetworkError {
+class REPY6_API LocalIPChanged : public NetworkError {
  public:
   using NetworkError::NetworkError;
 };
 /// The socket was closed on this side.
-class SocketClosedLocal : public NetworkError {
+class REPY6_API SocketClosedLocal : public NetworkError {
  public:
   using NetworkError::NetworkError;
 };
 /// The peer closed or reset the connection.
-class SocketClosedRemote : public NetworkError {
+class REPY6_API SocketClosedRemote : public NetworkError {
  public:
   using NetworkError::NetworkError;
 };
 /// Nothing can be done without blocking right now; try again later.
-class SocketWouldBlockError : public NetworkError {
+class REPY6_API SocketWouldBlockError : public NetworkError {
  public:
   using NetworkError::NetworkError;
 };
 /// The TCP server socket can no longer accept; kept for parity with Repy.
-class TCPServerSocketInvalidError : public NetworkError {
+class REPY6_API TCPServerSocketInvalidError : public NetworkError {
  public:
   using NetworkError::NetworkError;
 };

@@ -5,6 +5,8 @@
 #include <memory>
 #include <string_view>
 
+#include "repy/export.hpp"
+
 namespace repy {
 
 namespace detail {
@@ -18,7 +20,7 @@ class Policy {
  public:
   /// No limits, every port and every local IP; socket buffers keep Repy's caps.
   /// @throws no Repy error (only std::bad_alloc).
-  static Policy unlimited();
+  REPY6_API static Policy unlimited();
 
   /// Parses Repy's restrictions syntax (SPEC section 5): `resource NAME VALUE`, `call ...`,
   /// blank and `#` comment lines, in the shapes real Seattle files have. Resources a text
@@ -28,7 +30,7 @@ class Policy {
   ///         is not understood, an unknown or repeated resource, or a value that is not a
   ///         number, not finite (nan, inf, overflow), negative, or not whole where Repy
   ///         counts.
-  static Policy parse(std::string_view restrictions_text);
+  REPY6_API static Policy parse(std::string_view restrictions_text);
 
   /// Reads and parses a restrictions file: a regular file of at most 1 MiB. Never blocks
   /// (a FIFO is refused, not waited on).
@@ -36,24 +38,24 @@ class Policy {
   ///         (missing, unreadable: the errno text; "not a regular file"; "larger than
   ///         1048576 bytes"), or naming the path, the line number and the line when its
   ///         text does not parse (see parse()).
-  static Policy load(const std::filesystem::path& file);
+  REPY6_API static Policy load(const std::filesystem::path& file);
 
   /// Limit of a resource by Repy name (+infinity where unlimited).
   /// @throws RepyArgumentError for a name Repy does not know.
-  double limit(std::string_view resource) const;
+  REPY6_API double limit(std::string_view resource) const;
 
   /// Whether a TCP local port is allowed (`connport`); false outside 1..65535.
   /// @throws nothing.
-  bool allows_connport(int port) const;
+  REPY6_API bool allows_connport(int port) const;
   /// Whether a UDP local port is allowed (`messport`); false outside 1..65535.
   /// @throws nothing.
-  bool allows_messport(int port) const;
+  REPY6_API bool allows_messport(int port) const;
 
   /// A copy whose TCP and UDP socket buffers (SO_SNDBUF/SO_RCVBUF) are capped at the
   /// given sizes in bytes; 0 leaves the kernel's default. Repy's caps are 10000 (TCP)
   /// and 66000 (UDP).
   /// @throws RepyArgumentError for a negative size.
-  Policy with_socket_buffers(int tcp_bytes, int udp_bytes) const;
+  REPY6_API Policy with_socket_buffers(int tcp_bytes, int udp_bytes) const;
 
  private:
   friend struct detail::Access;

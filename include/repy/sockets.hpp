@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "repy/export.hpp"
+
 namespace repy {
 
 namespace detail {
@@ -21,7 +23,7 @@ struct Access;
 }  // namespace detail
 
 /// A connected TCP socket (from openconnection_ipv6 or getconnection).
-class TCPSocket {
+class REPY6_API TCPSocket {
  public:
   /// A handle to no socket: every call raises SocketClosedLocal, close() returns false.
   TCPSocket() noexcept = default;
@@ -76,7 +78,7 @@ struct Message {
 };
 
 /// A listening TCP socket (from listenforconnection_ipv6).
-class TCPServerSocket {
+class REPY6_API TCPServerSocket {
  public:
   TCPServerSocket() noexcept = default;
 
@@ -105,7 +107,7 @@ class TCPServerSocket {
 };
 
 /// A bound UDP socket (from listenformessage_ipv6).
-class UDPServerSocket {
+class REPY6_API UDPServerSocket {
  public:
   UDPServerSocket() noexcept = default;
 

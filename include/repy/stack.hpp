@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "repy/export.hpp"
+
 namespace repy {
 
 namespace detail {
@@ -32,7 +34,7 @@ struct AddrInfo {
 /// A network stack: the host kernel's, an existing network namespace, or a VDE
 /// user-level stack. Cheap copyable handle; the stack lives while any handle, context
 /// or socket on it does.
-class Stack {
+class REPY6_API Stack {
  public:
   /// The kernel stack of this process (one shared stack).
   static Stack host();

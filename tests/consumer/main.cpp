@@ -1,6 +1,8 @@
 // A consumer of the installed (or add_subdirectory'd) repy6. It names every public
 // name of SPEC section 2 with its exact type, so a missing or changed name fails the
-// build, then runs one UDP round trip over ::1 through the library.
+// build, then runs one UDP round trip over ::1 through the library, and catches the
+// library's exceptions by their parent classes (across the .so boundary when librepy6
+// is shared).
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -204,6 +206,14 @@ int main() {
     check(client.wait_readable(std::chrono::seconds(5)), "the echo arrives");
     repy::Message echo = client.getmessage();
     check(echo.message == text && echo.port == server_port, "the echo comes from the server");
+
+    try {
+      context.listenformessage_ipv6("::1", server_port);
+      check(false, "a second listener on the port raises AlreadyListeningError");
+    } catch (const repy::NetworkError& e) {
+      check(dynamic_cast<const repy::AlreadyListeningError*>(&e) != nullptr,
+            "a second listener on the port raises AlreadyListeningError");
+    }
 
     repy::ResourceReport report = context.getresources();
     check(report.totals["loopsend"] == 2.0 * (64 + static_cast<double>(text.size())),
