@@ -9,7 +9,7 @@ namespace repy {
 namespace {
 template <class Impl>
 Impl& live(const std::shared_ptr<Impl>& impl, std::string_view call) {
-  if (!impl) throw SocketClosedLocal(std::string(call) + ": the socket was never opened");
+  if (!impl) detail::throw_closed_local(call);  // a handle to no socket
   return *impl;
 }
 }  // namespace

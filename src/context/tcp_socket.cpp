@@ -77,7 +77,7 @@ std::optional<std::string> TcpSocketImpl::recv_now(std::string_view call, std::s
     // A close() from another thread shuts the socket down under a running call; what
     // that call then sees is our own close, not the peer's.
     if (closed()) throw_closed_local(call);
-    throw SocketClosedRemote(std::string(call) + ": the peer closed the connection");
+    throw_peer_closed(call);
   }
   context_->nanny.charge(recv_, 64.0 + static_cast<double>(got.value));
   context_->nanny.charge(send_, 64);
@@ -102,7 +102,7 @@ std::optional<std::size_t> TcpSocketImpl::send_now(std::string_view call, std::s
       on_fd(call, [&](int fd) { return ops.recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT); });
   if (peeked && peeked.value == 0) {
     if (closed()) throw_closed_local(call);
-    throw SocketClosedRemote(std::string(call) + ": the peer closed the connection");
+    throw_peer_closed(call);
   }
   if (!peeked && !is_would_block(peeked.error)) {
     fail(call, Op::send, peeked.error, [this] { close(false); });

@@ -155,6 +155,14 @@ void throw_closed_local(std::string_view call) {
   throw SocketClosedLocal(fmt::format("{}: the socket is closed", call));
 }
 
+void throw_peer_closed(std::string_view call) {
+  throw SocketClosedRemote(fmt::format("{}: the peer closed the connection", call));
+}
+
+void throw_no_connectivity(std::string_view call, std::string_view why) {
+  throw InternetConnectivityError(fmt::format("{}: {}", call, why));
+}
+
 bool is_address_busy(Op op, int err) noexcept { return classify(op, err) == Kind::busy; }
 
 bool closes_socket(Op op, int err) noexcept {

@@ -65,6 +65,12 @@ bool closes_socket(Op op, int err) noexcept;
 /// Raises SocketClosedLocal for a call on a socket closed here.
 [[noreturn]] void throw_closed_local(std::string_view call);
 
+/// Raises SocketClosedRemote for a call on a socket whose peer closed (end of stream).
+[[noreturn]] void throw_peer_closed(std::string_view call);
+
+/// Raises InternetConnectivityError "call: why" (no route, no usable source address).
+[[noreturn]] void throw_no_connectivity(std::string_view call, std::string_view why);
+
 /// Raises RepyArgumentError "call: argument what (got 'value')".
 [[noreturn]] void throw_argument_error(std::string_view call, std::string_view argument,
                                        std::string_view what, std::string_view value);
