@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +18,18 @@
 namespace repy {
 
 namespace detail {
+
+/// A wait's timeout in whole nanoseconds, rounded up: 0 polls once (zero, negative or
+/// NaN), -1 waits without limit (too large to represent).
+template <class Rep, class Period>
+constexpr std::int64_t wait_nanoseconds(std::chrono::duration<Rep, Period> timeout) noexcept {
+  const std::chrono::duration<long double, std::nano> exact = timeout;
+  if (!(exact.count() > 0)) return 0;
+  if (exact.count() >= 9.0e18L) return -1;
+  const auto whole = static_cast<std::int64_t>(exact.count());
+  return static_cast<long double>(whole) < exact.count() ? whole + 1 : whole;
+}
+
 class TcpSocketImpl;
 class TcpServerImpl;
 class UdpServerImpl;
@@ -39,14 +53,40 @@ class REPY6_API TCPSocket {
   /// peer closed or reset; SocketClosedLocal after close().
   std::size_t send(std::string_view data);
 
-  /// Closes the socket; true on the first call, false after. Never throws.
+  /// Closes the socket; true on the first call, false after. Never throws and never
+  /// waits for the nanny: it charges afterwards, even over the limit. Wakes a call of
+  /// another thread that waits for the nanny on this socket (SocketClosedLocal).
   bool close() noexcept;
 
-  /// Waits up to `timeout` until recv() would not raise SocketWouldBlockError (data,
-  /// end of stream, error or local close). Returns false on timeout.
-  bool wait_readable(std::chrono::milliseconds timeout) const;
-  /// Waits up to `timeout` until send() would not raise SocketWouldBlockError.
-  bool wait_writable(std::chrono::milliseconds timeout) const;
+  /// recv() that never blocks: nullopt when nothing has arrived or when the nanny would
+  /// make the call wait for a rate limit.
+  /// @throws as recv(), but never SocketWouldBlockError.
+  std::optional<std::string> try_recv(std::size_t bytes);
+
+  /// send() that never blocks: nullopt when the buffer takes nothing now or when the
+  /// nanny would make the call wait for a rate limit.
+  /// @throws as send(), but never SocketWouldBlockError.
+  std::optional<std::size_t> try_send(std::string_view data);
+
+  /// Waits up to `timeout` (any duration; rounded up, never down; zero or negative
+  /// polls once; too large to represent waits without limit) until recv() would
+  /// neither raise SocketWouldBlockError nor wait for the nanny: data, end of stream,
+  /// an error or a local close, and the rate limits recv() waits on. True when so,
+  /// false on timeout.
+  template <class Rep, class Period>
+  bool wait_readable(std::chrono::duration<Rep, Period> timeout) const {
+    return wait_ready(false, detail::wait_nanoseconds(timeout));
+  }
+  /// As wait_readable(), for send().
+  template <class Rep, class Period>
+  bool wait_writable(std::chrono::duration<Rep, Period> timeout) const {
+    return wait_ready(true, detail::wait_nanoseconds(timeout));
+  }
+
+  /// When the nanny lets the next recv() or send() go: not after now means at once (an
+  /// event loop arms a timer for a later time).
+  /// @throws ResourceExhaustedError when a limit the call waits on is 0.
+  std::chrono::steady_clock::time_point rate_ready_at() const;
 
   /// The file descriptor, for poll/epoll/Asio users (-1 once closed). Do not close it.
   int native_handle() const noexcept;
@@ -57,6 +97,7 @@ class REPY6_API TCPSocket {
   }
 
  private:
+  bool wait_ready(bool write, std::int64_t timeout_ns) const;
   friend struct detail::Access;
   explicit TCPSocket(std::shared_ptr<detail::TcpSocketImpl> impl) noexcept
       : impl_(std::move(impl)) {}
@@ -91,8 +132,21 @@ class REPY6_API TCPServerSocket {
   /// Stops listening; true on the first call, false after. Never throws.
   bool close() noexcept;
 
-  /// Waits up to `timeout` until getconnection() would not raise SocketWouldBlockError.
-  bool wait_readable(std::chrono::milliseconds timeout) const;
+  /// getconnection() that never blocks: nullopt when none is pending or when the
+  /// nanny would make the call wait for a rate limit.
+  /// @throws as getconnection(), but never SocketWouldBlockError.
+  std::optional<Connection> try_getconnection();
+
+  /// Waits up to `timeout` (as TCPSocket::wait_readable) until getconnection() would
+  /// neither raise SocketWouldBlockError nor wait for the nanny.
+  template <class Rep, class Period>
+  bool wait_readable(std::chrono::duration<Rep, Period> timeout) const {
+    return wait_ready(detail::wait_nanoseconds(timeout));
+  }
+  /// When the nanny lets the next getconnection() go (as TCPSocket::rate_ready_at).
+  /// @throws ResourceExhaustedError when a limit the call waits on is 0.
+  std::chrono::steady_clock::time_point rate_ready_at() const;
+  /// The listening fd, for poll/epoll/Asio users (-1 once closed). Do not close it.
   int native_handle() const noexcept;
 
   friend bool operator==(const TCPServerSocket& a, const TCPServerSocket& b) noexcept {
@@ -100,6 +154,7 @@ class REPY6_API TCPServerSocket {
   }
 
  private:
+  bool wait_ready(std::int64_t timeout_ns) const;
   friend struct detail::Access;
   explicit TCPServerSocket(std::shared_ptr<detail::TcpServerImpl> impl) noexcept
       : impl_(std::move(impl)) {}
@@ -118,8 +173,21 @@ class REPY6_API UDPServerSocket {
   /// Stops listening; true on the first call, false after. Never throws.
   bool close() noexcept;
 
-  /// Waits up to `timeout` until getmessage() would not raise SocketWouldBlockError.
-  bool wait_readable(std::chrono::milliseconds timeout) const;
+  /// getmessage() that never blocks: nullopt when none has arrived or when the nanny
+  /// would make the call wait for a rate limit.
+  /// @throws as getmessage(), but never SocketWouldBlockError.
+  std::optional<Message> try_getmessage();
+
+  /// Waits up to `timeout` (as TCPSocket::wait_readable) until getmessage() would
+  /// neither raise SocketWouldBlockError nor wait for the nanny.
+  template <class Rep, class Period>
+  bool wait_readable(std::chrono::duration<Rep, Period> timeout) const {
+    return wait_ready(detail::wait_nanoseconds(timeout));
+  }
+  /// When the nanny lets the next getmessage() go (as TCPSocket::rate_ready_at).
+  /// @throws ResourceExhaustedError when a limit the call waits on is 0.
+  std::chrono::steady_clock::time_point rate_ready_at() const;
+  /// The bound fd, for poll/epoll/Asio users (-1 once closed). Do not close it.
   int native_handle() const noexcept;
 
   friend bool operator==(const UDPServerSocket& a, const UDPServerSocket& b) noexcept {
@@ -127,6 +195,7 @@ class REPY6_API UDPServerSocket {
   }
 
  private:
+  bool wait_ready(std::int64_t timeout_ns) const;
   friend struct detail::Access;
   explicit UDPServerSocket(std::shared_ptr<detail::UdpServerImpl> impl) noexcept
       : impl_(std::move(impl)) {}

@@ -1,12 +1,20 @@
-// What the three socket kinds share: the guarded fd, waiting, closing once.
+// What the three socket kinds share: the guarded fd, waiting for readiness and for the
+// nanny, closing once.
 #include <poll.h>
+
+#include <algorithm>
 
 #include "context/sockets.hpp"
 
 namespace repy::detail {
 
-SocketBase::SocketBase(std::shared_ptr<ContextState> context, Fd fd, Hold hold) noexcept
-    : context_(std::move(context)), fd_(std::move(fd)), hold_(std::move(hold)) {}
+using clock = Nanny::clock;
+
+SocketBase::SocketBase(std::shared_ptr<ContextState> context, Fd fd, Hold hold,
+                       std::initializer_list<Resource> waits_on) noexcept
+    : context_(std::move(context)), fd_(std::move(fd)), hold_(std::move(hold)) {
+  for (Resource r : waits_on) waits_on_[wait_count_++] = r;
+}
 
 SocketBase::~SocketBase() = default;
 
@@ -15,16 +23,79 @@ int SocketBase::native_handle() const noexcept {
   return closed() ? -1 : fd_.get();
 }
 
-bool SocketBase::wait_for(short events, std::chrono::milliseconds timeout) const {
-  std::shared_lock lock(guard_);
-  if (closed()) return true;
-  auto ready = context_->ops().poll(fd_.get(), events, timeout);
-  // An error, or a close() that shut the fd down, is for the next call to report.
-  return !ready || ready.value != 0 || closed();
+clock::time_point SocketBase::rate_ready_at(std::string_view call) const {
+  auto ready = clock::time_point::min();
+  for (std::size_t i = 0; i < wait_count_; ++i) {
+    ready = std::max(ready, context_->nanny.ready_at(waits_on_[i], call));
+  }
+  return ready;
+}
+
+bool SocketBase::rate_ready(std::string_view call) const {
+  const auto ready = rate_ready_at(call);
+  // Unlimited resources answer min(): no clock read on the hot path.
+  return ready == clock::time_point::min() || ready <= clock::now();
+}
+
+void SocketBase::sleep_until(clock::time_point until) const {
+  std::unique_lock lock(sleep_mutex_);
+  woken_.wait_until(lock, until, [this] { return closed(); });
+}
+
+void SocketBase::wait_for_rates(std::string_view call) const {
+  for (;;) {
+    if (closed()) throw_closed_local(call);
+    const auto ready = rate_ready_at(call);
+    if (ready == clock::time_point::min() || ready <= clock::now()) return;
+    sleep_until(ready);
+  }
+}
+
+bool SocketBase::wait_ready(short events, std::int64_t timeout_ns) const {
+  const bool forever = timeout_ns < 0;
+  const auto deadline =
+      forever ? clock::time_point::max() : clock::now() + std::chrono::nanoseconds(timeout_ns);
+  for (;;) {
+    if (closed()) return true;
+    clock::time_point ready;
+    try {
+      ready = rate_ready_at("wait");
+    } catch (const ResourceExhaustedError&) {
+      return true;  // a limit of 0: the call itself fails at once
+    }
+    const auto now = clock::now();
+    if (ready != clock::time_point::min() && ready > now) {
+      if (ready >= deadline) {
+        sleep_until(deadline);
+        return closed();
+      }
+      sleep_until(ready);
+      continue;
+    }
+    auto left = forever ? std::chrono::milliseconds(-1)
+                        : std::chrono::ceil<std::chrono::milliseconds>(
+                              std::max(deadline - now, clock::duration::zero()));
+    SysResult<short> polled;
+    {
+      std::shared_lock lock(guard_);
+      if (closed()) return true;
+      polled = context_->ops().poll(fd_.get(), events, left);
+    }
+    // An error is for the next call to report.
+    if (!polled) return true;
+    if (polled.value == 0) return closed();
+    // Ready; but another thread may have charged meanwhile: ask the nanny again.
+    if (rate_ready("wait")) return true;
+  }
 }
 
 bool SocketBase::close_fd() noexcept {
   if (closed_.exchange(true, std::memory_order_acq_rel)) return false;
+  {
+    // Ends rate waits; taking the mutex orders this after a sleeper's check.
+    std::lock_guard lock(sleep_mutex_);
+  }
+  woken_.notify_all();
   // Wakes threads blocked in poll() on this fd; they then drop the shared guard.
   context_->ops().shutdown(fd_.get());
   std::unique_lock lock(guard_);

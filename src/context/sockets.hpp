@@ -1,9 +1,14 @@
 // The objects behind TCPSocket, TCPServerSocket and UDPServerSocket.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -14,6 +19,7 @@
 #include "core/fd.hpp"
 #include "nanny/nanny.hpp"
 #include "net/registry.hpp"
+#include "repy/errors.hpp"
 #include "repy/sockets.hpp"
 
 namespace repy::detail {
@@ -34,12 +40,32 @@ class SocketBase : public Registered {
   /// that the address it held is free again.
   void wait_released() const noexcept override { released_.wait(false, std::memory_order_acquire); }
   int native_handle() const noexcept;
-  /// Waits until poll() reports `events` (or an error, hang-up, or local close).
-  bool wait_for(short events, std::chrono::milliseconds timeout) const;
+
+  /// When the nanny lets this socket's next call go (the rate limits it waits on).
+  /// @throws ResourceExhaustedError for a limit of 0.
+  Nanny::clock::time_point rate_ready_at(std::string_view call) const;
+
+  /// Waits until poll() reports `events` (or an error, hang-up, or local close) and the
+  /// nanny would let the next call go, within `timeout_ns` (0: poll once; -1: no
+  /// limit). True when so (or when a limit is 0: the call fails at once), false on
+  /// timeout.
+  bool wait_ready(short events, std::int64_t timeout_ns) const;
 
  protected:
-  SocketBase(std::shared_ptr<ContextState> context, Fd fd, Hold hold) noexcept;
+  /// `waits_on`: the renewable resources the socket's calls wait for (SPEC section 8).
+  SocketBase(std::shared_ptr<ContextState> context, Fd fd, Hold hold,
+             std::initializer_list<Resource> waits_on) noexcept;
   ~SocketBase();
+
+  /// Whether the nanny would let a call go now.
+  /// @throws ResourceExhaustedError for a limit of 0, as the call would.
+  bool rate_ready(std::string_view call) const;
+
+  /// Sleeps until the nanny lets a call go. A close() from another thread ends the
+  /// sleep at once.
+  /// @throws SocketClosedLocal when the socket is (or gets) closed;
+  /// ResourceExhaustedError for a limit of 0.
+  void wait_for_rates(std::string_view call) const;
 
   /// Runs one socket operation on the fd, under the shared guard. A call on a socket
   /// closed here, or cut short by a close() from another thread, raises SocketClosedLocal.
@@ -70,7 +96,15 @@ class SocketBase : public Registered {
   Registry::Entry entry_;
 
  private:
+  /// Sleeps until `until` or a close(), whichever comes first.
+  void sleep_until(Nanny::clock::time_point until) const;
+
   mutable std::shared_mutex guard_;
+  // What rate waits sleep on, so that close() can end them.
+  mutable std::mutex sleep_mutex_;
+  mutable std::condition_variable woken_;
+  std::array<Resource, 2> waits_on_{};
+  std::size_t wait_count_ = 0;
   std::atomic<bool> closed_{false};
   std::atomic<bool> released_{false};
   Fd fd_;
@@ -89,7 +123,10 @@ class TcpSocketImpl final : public SocketBase {
 
   std::string recv(std::size_t bytes);
   std::size_t send(std::string_view data);
-  /// Repy's close: charges the FIN exchange, releases the outsocket.
+  std::optional<std::string> try_recv(std::size_t bytes);
+  std::optional<std::size_t> try_send(std::string_view data);
+  /// Repy's close: charges the FIN exchange (afterwards, never waiting), releases the
+  /// outsocket.
   bool close(bool charge = true) noexcept;
 
  private:
@@ -111,6 +148,7 @@ class TcpServerImpl final : public SocketBase {
   ~TcpServerImpl();
 
   Connection getconnection();
+  std::optional<Connection> try_getconnection();
   bool close() noexcept;
 
  private:
@@ -118,7 +156,6 @@ class TcpServerImpl final : public SocketBase {
   std::optional<Connection> accept_now(std::string_view call);
 
   const LocalKey local_;
-  const bool loopback_;
 };
 
 class UdpServerImpl final : public SocketBase {
@@ -130,6 +167,7 @@ class UdpServerImpl final : public SocketBase {
   ~UdpServerImpl();
 
   Message getmessage();
+  std::optional<Message> try_getmessage();
   bool close() noexcept;
 
   /// Sends a datagram from this socket (sendmessage_ipv6 through a listener). Returns
@@ -143,7 +181,6 @@ class UdpServerImpl final : public SocketBase {
   std::optional<Message> receive_now(std::string_view call);
 
   const LocalKey local_;
-  const bool loopback_;
 };
 
 }  // namespace repy::detail

@@ -16,9 +16,10 @@ std::shared_ptr<TcpServerImpl> TcpServerImpl::open(std::shared_ptr<ContextState>
 
 TcpServerImpl::TcpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket,
                              const LocalKey& local)
-    : SocketBase(std::move(context), std::move(fd), std::move(insocket)),
-      local_(local),
-      loopback_(is_loopback(local.address())) {}
+    : SocketBase(std::move(context), std::move(fd), std::move(insocket),
+                 {recv_resource(is_loopback(local.address())),
+                  send_resource(is_loopback(local.address()))}),
+      local_(local) {}
 
 TcpServerImpl::~TcpServerImpl() { close(); }
 
@@ -26,11 +27,16 @@ bool TcpServerImpl::close() noexcept { return close_fd(); }
 
 Connection TcpServerImpl::getconnection() {
   constexpr std::string_view call = "TCPServerSocket.getconnection";
-  if (closed()) throw_closed_local(call);
-  context_->nanny.wait(recv_resource(loopback_), call);
-  context_->nanny.wait(send_resource(loopback_), call);
+  wait_for_rates(call);
   if (auto connection = accept_now(call)) return std::move(*connection);
-  throw_would_block(call, "no connection is pending");
+  throw_would_block(NotReady::getconnection);
+}
+
+std::optional<Connection> TcpServerImpl::try_getconnection() {
+  constexpr std::string_view call = "TCPServerSocket.getconnection";
+  if (closed()) throw_closed_local(call);
+  if (!rate_ready(call)) return std::nullopt;
+  return accept_now(call);
 }
 
 std::optional<Connection> TcpServerImpl::accept_now(std::string_view call) {

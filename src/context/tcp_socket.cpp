@@ -32,22 +32,15 @@ std::shared_ptr<TcpSocketImpl> TcpSocketImpl::open(std::shared_ptr<ContextState>
 
 TcpSocketImpl::TcpSocketImpl(std::shared_ptr<ContextState> context, Fd fd, Hold outsocket,
                              const address_v6& peer)
-    : SocketBase(std::move(context), std::move(fd), std::move(outsocket)),
+    : SocketBase(std::move(context), std::move(fd), std::move(outsocket),
+                 {send_resource(is_loopback(peer)), recv_resource(is_loopback(peer))}),
       send_(send_resource(is_loopback(peer))),
       recv_(recv_resource(is_loopback(peer))) {}
 
 TcpSocketImpl::~TcpSocketImpl() { close(false); }
 
 bool TcpSocketImpl::close(bool charge) noexcept {
-  if (charge && !closed()) {
-    // Repy waits for the FIN exchange's budget like any call, but close() must not
-    // throw: a zero limit simply skips the wait.
-    try {
-      context_->nanny.wait(recv_, "TCPSocket.close");
-      context_->nanny.wait(send_, "TCPSocket.close");
-    } catch (const RepyException&) {
-    }
-  }
+  // Never waits for the nanny (SPEC section 8): a close must end what is pending now.
   if (!close_fd()) return false;
   if (charge) {
     context_->nanny.charge(send_, 128);
@@ -59,11 +52,17 @@ bool TcpSocketImpl::close(bool charge) noexcept {
 std::string TcpSocketImpl::recv(std::size_t bytes) {
   constexpr std::string_view call = "TCPSocket.recv";
   if (bytes == 0) throw_argument_error(call, "bytes", "must be at least 1", "0");
-  if (closed()) throw_closed_local(call);
-  context_->nanny.wait(recv_, call);
-  context_->nanny.wait(send_, call);
+  wait_for_rates(call);
   if (auto data = recv_now(call, bytes)) return std::move(*data);
-  throw_would_block(call, "no data has arrived yet");
+  throw_would_block(NotReady::recv);
+}
+
+std::optional<std::string> TcpSocketImpl::try_recv(std::size_t bytes) {
+  constexpr std::string_view call = "TCPSocket.recv";
+  if (bytes == 0) throw_argument_error(call, "bytes", "must be at least 1", "0");
+  if (closed()) throw_closed_local(call);
+  if (!rate_ready(call)) return std::nullopt;
+  return recv_now(call, bytes);
 }
 
 std::optional<std::string> TcpSocketImpl::recv_now(std::string_view call, std::size_t bytes) {
@@ -86,11 +85,16 @@ std::optional<std::string> TcpSocketImpl::recv_now(std::string_view call, std::s
 
 std::size_t TcpSocketImpl::send(std::string_view data) {
   constexpr std::string_view call = "TCPSocket.send";
-  if (closed()) throw_closed_local(call);
-  context_->nanny.wait(send_, call);
-  context_->nanny.wait(recv_, call);
+  wait_for_rates(call);
   if (auto sent = send_now(call, data)) return *sent;
-  throw_would_block(call, "the send buffer is full");
+  throw_would_block(NotReady::send);
+}
+
+std::optional<std::size_t> TcpSocketImpl::try_send(std::string_view data) {
+  constexpr std::string_view call = "TCPSocket.send";
+  if (closed()) throw_closed_local(call);
+  if (!rate_ready(call)) return std::nullopt;
+  return send_now(call, data);
 }
 
 std::optional<std::size_t> TcpSocketImpl::send_now(std::string_view call, std::string_view data) {

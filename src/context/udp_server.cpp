@@ -29,9 +29,9 @@ std::shared_ptr<UdpServerImpl> UdpServerImpl::open(std::shared_ptr<ContextState>
 
 UdpServerImpl::UdpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket,
                              const LocalKey& local)
-    : SocketBase(std::move(context), std::move(fd), std::move(insocket)),
-      local_(local),
-      loopback_(is_loopback(local.address())) {}
+    : SocketBase(std::move(context), std::move(fd), std::move(insocket),
+                 {recv_resource(is_loopback(local.address()))}),
+      local_(local) {}
 
 UdpServerImpl::~UdpServerImpl() { close(); }
 
@@ -39,10 +39,16 @@ bool UdpServerImpl::close() noexcept { return close_fd(); }
 
 Message UdpServerImpl::getmessage() {
   constexpr std::string_view call = "UDPServerSocket.getmessage";
-  if (closed()) throw_closed_local(call);
-  context_->nanny.wait(recv_resource(loopback_), call);
+  wait_for_rates(call);
   if (auto message = receive_now(call)) return std::move(*message);
-  throw_would_block(call, "no message has arrived yet");
+  throw_would_block(NotReady::getmessage);
+}
+
+std::optional<Message> UdpServerImpl::try_getmessage() {
+  constexpr std::string_view call = "UDPServerSocket.getmessage";
+  if (closed()) throw_closed_local(call);
+  if (!rate_ready(call)) return std::nullopt;
+  return receive_now(call);
 }
 
 std::optional<Message> UdpServerImpl::receive_now(std::string_view call) {

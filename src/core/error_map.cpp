@@ -151,6 +151,17 @@ void throw_would_block(std::string_view call, std::string_view what) {
   throw SocketWouldBlockError(fmt::format("{}: {}", call, what));
 }
 
+void throw_would_block(NotReady call) {
+  // Copies of a prepared std::runtime_error share its message (a reference count).
+  static const SocketWouldBlockError prepared[] = {
+      SocketWouldBlockError("TCPSocket.recv: no data has arrived yet"),
+      SocketWouldBlockError("TCPSocket.send: the send buffer is full"),
+      SocketWouldBlockError("TCPServerSocket.getconnection: no connection is pending"),
+      SocketWouldBlockError("UDPServerSocket.getmessage: no message has arrived yet"),
+  };
+  throw prepared[static_cast<int>(call)];
+}
+
 void throw_closed_local(std::string_view call) {
   throw SocketClosedLocal(fmt::format("{}: the socket is closed", call));
 }

@@ -62,6 +62,14 @@ bool closes_socket(Op op, int err) noexcept;
 /// Raises SocketWouldBlockError "call: what" (the plain calls' "nothing ready now").
 [[noreturn]] void throw_would_block(std::string_view call, std::string_view what);
 
+/// The socket calls whose "nothing ready now" is a prepared exception.
+enum class NotReady { recv, send, getconnection, getmessage };
+
+/// Raises SocketWouldBlockError for a socket call with nothing ready. Programs poll
+/// with it in a loop, so the message is fixed and prepared once: no formatting, no
+/// string allocation.
+[[noreturn]] void throw_would_block(NotReady call);
+
 /// Raises SocketClosedLocal for a call on a socket closed here.
 [[noreturn]] void throw_closed_local(std::string_view call);
 

@@ -15,23 +15,23 @@ namespace repy::detail {
 
 namespace {
 
-double now_seconds() noexcept {
-  using seconds = std::chrono::duration<double>;
-  return std::chrono::duration_cast<seconds>(std::chrono::steady_clock::now().time_since_epoch())
+using clock = Nanny::clock;
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch())
       .count();
 }
 
-// What is left of `usage` at `now` after draining at `limit` per second since
-// `last_drain`. An infinite limit drains everything at once (and inf * 0 would be NaN).
-double drained(double usage, double last_drain, double limit, double now) noexcept {
-  if (std::isinf(limit)) return 0;
-  double elapsed = std::max(0.0, now - last_drain);
-  return std::max(0.0, usage - elapsed * limit);
-}
+constexpr double ns_per_second = 1e9;
+// A charge never pushes the finishing time further than this (about 292 years fit in
+// an int64 of nanoseconds; a century is plenty and leaves room for the arithmetic).
+constexpr double max_backlog_ns = 100.0 * 365 * 24 * 3600 * ns_per_second;
 
-// One sleep is capped so that a huge backlog cannot overflow the duration; the loop in
-// wait() sleeps again for the rest.
-constexpr double max_sleep_seconds = 3600;
+[[noreturn]] void throw_never_drains(std::string_view call, Resource r) {
+  throw ResourceExhaustedError(
+      fmt::format("{}: resource {} has a limit of 0 per second, so it can never be used", call,
+                  resource_name(r)));
+}
 
 }  // namespace
 
@@ -62,52 +62,42 @@ void Hold::release() noexcept {
 
 // ---- Nanny
 
-Nanny::Nanny(const PolicyData& policy) : policy_(policy) {
-  double start = now_seconds();
-  for (auto& bucket : renewable_) bucket.last_drain = start;
+Nanny::Nanny(const PolicyData& policy) : policy_(policy) {}
+
+Nanny::clock::time_point Nanny::ready_at(Resource r, std::string_view call) const {
+  const double limit = policy_.limit(r);
+  if (std::isinf(limit)) return clock::time_point::min();
+  if (!(limit > 0)) throw_never_drains(call, r);
+  // Usage is at most the limit once at most one second of draining is left.
+  const std::int64_t finish =
+      renewable_[static_cast<std::size_t>(r)].finish_ns.load(std::memory_order_acquire);
+  return clock::time_point(std::chrono::nanoseconds(finish) - std::chrono::seconds(1));
 }
 
-void Nanny::wait(Resource r, std::string_view call) {
-  const double limit = policy_.limit(r);
-  if (std::isinf(limit)) return;
-  if (!(limit > 0)) {
-    // A zero rate never drains: waiting would hang the caller forever.
-    throw ResourceExhaustedError(
-        fmt::format("{}: resource {} has a limit of 0 per second, so it can never be used", call,
-                    resource_name(r)));
-  }
-  auto& bucket = renewable_[static_cast<std::size_t>(r)];
+void Nanny::wait(Resource r, std::string_view call) const {
   for (;;) {
-    double excess = 0;
-    {
-      std::lock_guard lock(bucket.mutex);
-      double now = now_seconds();
-      bucket.usage = drained(bucket.usage, bucket.last_drain, limit, now);
-      bucket.last_drain = now;
-      // Repy's rule: only usage strictly above the limit makes a call wait.
-      if (bucket.usage <= limit) return;
-      excess = bucket.usage - limit;
-    }
-    // Sleep without the lock, so that charges and reports from other threads go on.
-    double seconds = std::min(excess / limit, max_sleep_seconds);
-    std::this_thread::sleep_for(
-        std::chrono::ceil<std::chrono::nanoseconds>(std::chrono::duration<double>(seconds)));
+    const auto ready = ready_at(r, call);
+    if (ready <= clock::now()) return;
+    std::this_thread::sleep_until(ready);
   }
 }
 
 void Nanny::charge(Resource r, double amount) noexcept {
-  // A negative, NaN or infinite amount would corrupt the bucket for good.
+  // A negative, NaN or infinite amount would corrupt the account for good.
   if (!(amount > 0) || std::isinf(amount)) return;
   auto& bucket = renewable_[static_cast<std::size_t>(r)];
-  const double limit = policy_.limit(r);
   bucket.total.fetch_add(amount, std::memory_order_relaxed);
-  // Without a limit there is nothing to drain: the hot path of an unlimited context
-  // takes no lock and reads no clock.
-  if (std::isinf(limit)) return;
-  std::lock_guard lock(bucket.mutex);
-  double now = now_seconds();
-  bucket.usage = drained(bucket.usage, bucket.last_drain, limit, now) + amount;
-  bucket.last_drain = now;
+  const double limit = policy_.limit(r);
+  // Without a limit there is nothing to drain: no clock, no compare-and-swap.
+  if (std::isinf(limit) || !(limit > 0)) return;
+  const auto cost =
+      static_cast<std::int64_t>(std::min(amount / limit * ns_per_second, max_backlog_ns));
+  const std::int64_t now = now_ns();
+  std::int64_t finish = bucket.finish_ns.load(std::memory_order_relaxed);
+  // Usage drained to nothing restarts from now; otherwise the cost queues behind it.
+  while (!bucket.finish_ns.compare_exchange_weak(
+      finish, std::max(finish, now) + cost, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+  }
 }
 
 Hold Nanny::acquire(Resource r, std::string_view call) {
@@ -130,7 +120,7 @@ void Nanny::give_back(Resource r) noexcept {
 
 NannyReport Nanny::report() const {
   NannyReport report;
-  const double now = now_seconds();
+  const std::int64_t now = now_ns();
   for (std::size_t i = 0; i < resource_count; ++i) {
     auto r = static_cast<Resource>(i);
     std::string name(resource_name(r));
@@ -139,8 +129,10 @@ NannyReport Nanny::report() const {
     switch (resource_kind(r)) {
       case ResourceKind::renewable: {
         const auto& bucket = renewable_[i];
-        std::lock_guard lock(bucket.mutex);
-        report.usage[name] = drained(bucket.usage, bucket.last_drain, limit, now);
+        const auto left_ns =
+            std::max<std::int64_t>(0, bucket.finish_ns.load(std::memory_order_acquire) - now);
+        report.usage[name] =
+            std::isinf(limit) ? 0 : static_cast<double>(left_ns) / ns_per_second * limit;
         report.totals[name] = bucket.total.load(std::memory_order_relaxed);
         break;
       }

@@ -2,8 +2,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -41,18 +42,28 @@ class Hold {
   Resource resource_ = Resource::insockets;
 };
 
-/// Accounting for one context. Thread-safe; each resource has its own lock, so threads
-/// using different resources never contend. The Nanny must outlive its Holds.
+/// Accounting for one context. Thread-safe and lock-free: each renewable resource is
+/// one atomic "finishing time" (when everything charged so far will have drained at
+/// the limit's pace), so a charge is a clock read and a compare-and-swap, and threads
+/// using different resources never touch the same cache line. The Nanny must outlive
+/// its Holds.
 class Nanny {
  public:
+  using clock = std::chrono::steady_clock;
+
   explicit Nanny(const PolicyData& policy);
   Nanny(const Nanny&) = delete;
   Nanny& operator=(const Nanny&) = delete;
 
-  /// Waits while the renewable resource is over its limit (token bucket draining at
-  /// `limit` per second). `call` names the Repy call, for messages.
-  /// @throws ResourceExhaustedError at once when the limit is 0 (it never drains).
-  void wait(Resource r, std::string_view call);
+  /// When a call waiting on renewable resource `r` may go: the moment what was charged
+  /// drains to the limit (Repy's rule: only usage strictly above the limit makes a call
+  /// wait). A time not after now means at once; unlimited resources are always ready.
+  /// @throws ResourceExhaustedError for a limit of 0, which never drains.
+  clock::time_point ready_at(Resource r, std::string_view call) const;
+
+  /// Sleeps this thread until ready_at(r). `call` names the Repy call, for messages.
+  /// @throws ResourceExhaustedError at once when the limit is 0.
+  void wait(Resource r, std::string_view call) const;
 
   /// Charges an amount of a renewable resource after the act. Never waits or throws.
   void charge(Resource r, double amount) noexcept;
@@ -69,11 +80,11 @@ class Nanny {
   void give_back(Resource r) noexcept;
 
   struct alignas(64) Renewable {
-    mutable std::mutex mutex;
-    double usage = 0;              // charged and not yet drained
+    // Steady-clock nanoseconds at which the usage charged so far has drained; usage
+    // now is (finish - now) * limit. One word, so a charge needs no lock.
+    std::atomic<std::int64_t> finish_ns{0};
     std::atomic<double> total{0};  // everything ever charged (exact for whole amounts
-                                   // up to 2^53); atomic so unlimited ones need no lock
-    double last_drain = 0;         // steady-clock seconds of the last drain
+                                   // up to 2^53)
   };
   struct alignas(64) Fungible {
     std::atomic<long> held{0};
