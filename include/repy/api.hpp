@@ -25,4 +25,21 @@ TCPServerSocket listenforconnection_ipv6(std::string_view localip, int localport
 UDPServerSocket listenformessage_ipv6(std::string_view localip, int localport);
 ResourceReport getresources();
 
+// Repy V2's IPv4 calls on the default context; see Context for what each does.
+
+/// @throws as Context::gethostbyname.
+std::string gethostbyname(std::string_view name);
+/// @throws as Context::getmyip.
+std::string getmyip();
+/// @throws as Context::sendmessage.
+std::size_t sendmessage(std::string_view destip, int destport, std::string_view message,
+                        std::string_view localip, int localport);
+/// @throws as Context::openconnection.
+TCPSocket openconnection(std::string_view destip, int destport, std::string_view localip,
+                         int localport, double timeout);
+/// @throws as Context::listenforconnection.
+TCPServerSocket listenforconnection(std::string_view localip, int localport);
+/// @throws as Context::listenformessage.
+UDPServerSocket listenformessage(std::string_view localip, int localport);
+
 }  // namespace repy

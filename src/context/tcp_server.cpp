@@ -8,17 +8,20 @@
 namespace repy::detail {
 
 std::shared_ptr<TcpServerImpl> TcpServerImpl::open(std::shared_ptr<ContextState> context, Fd fd,
-                                                   Hold insocket, const LocalKey& local) {
-  auto socket = std::make_shared<TcpServerImpl>(context, std::move(fd), std::move(insocket), local);
+                                                   Hold insocket, const LocalKey& local,
+                                                   Family family) {
+  auto socket =
+      std::make_shared<TcpServerImpl>(context, std::move(fd), std::move(insocket), local, family);
   socket->entry_ = context->registry().add(Role::tcp_listener, local, context->owner(), socket);
   return socket;
 }
 
 TcpServerImpl::TcpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket,
-                             const LocalKey& local)
+                             const LocalKey& local, Family family)
     : SocketBase(std::move(context), std::move(fd), std::move(insocket)),
       local_(local),
-      loopback_(is_loopback(local.address())) {}
+      loopback_(is_loopback(local.address())),
+      family_(family) {}
 
 TcpServerImpl::~TcpServerImpl() { close(); }
 
@@ -51,7 +54,7 @@ std::optional<Connection> TcpServerImpl::accept_now(std::string_view call) {
   const bool loop = is_loopback(peer);
   context_->nanny.charge(recv_resource(loop), 128);
   context_->nanny.charge(send_resource(loop), 64);
-  return Connection{to_text(peer), peer_port, Access::make_handle(std::move(socket))};
+  return Connection{to_text(peer, family_), peer_port, Access::make_handle(std::move(socket))};
 }
 
 }  // namespace repy::detail
