@@ -368,6 +368,19 @@ auto open_on_free_port(const std::vector<int>& ports, Open open) {
   }
 }
 
+/// Whether an address flag is IPv4 (dotted): the examples then use Repy V2's IPv4
+/// calls for it, and the `_ipv6` calls for anything else.
+inline bool is_ipv4(std::string_view ip) {
+  return ip.find(':') == std::string_view::npos && ip.find('.') != std::string_view::npos;
+}
+
+/// A client's local address when --local-ip is not given: the loopback address of the
+/// remote address's family, since one call takes both.
+inline void match_local_family(const Flags& flags, const std::string& remote_ip,
+                               std::string& local_ip) {
+  if (!flags.given("local-ip") && is_ipv4(remote_ip)) local_ip = "127.0.0.1";
+}
+
 /// Prints what the context was charged: totals of the four network rates and the
 /// sockets it holds now against its limits.
 inline void print_resources(const repy::Context& context, std::ostream& out) {

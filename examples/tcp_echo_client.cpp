@@ -32,13 +32,16 @@ int main(int argc, char** argv) {
   if (flags.given("local-port")) examples::require_port(flags, "local-port", local_port);
   if (message.empty()) flags.fail("--message must not be empty");
   if (timeout <= 0) flags.fail("--timeout must be more than 0");
+  examples::match_local_family(flags, remote_ip, local_ip);
 
   repy::Context context = examples::make_context(flags, restrictions, stack_options);
 
   int status = 0;
   try {
     auto connect = [&](int port) {
-      return context.openconnection_ipv6(remote_ip, remote_port, local_ip, port, timeout);
+      return examples::is_ipv4(remote_ip)
+                 ? context.openconnection(remote_ip, remote_port, local_ip, port, timeout)
+                 : context.openconnection_ipv6(remote_ip, remote_port, local_ip, port, timeout);
     };
     auto [socket, port] =
         flags.given("local-port")

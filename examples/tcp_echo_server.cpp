@@ -57,7 +57,9 @@ int main(int argc, char** argv) {
 
   int status = 0;
   try {
-    repy::TCPServerSocket server = context.listenforconnection_ipv6(local_ip, local_port);
+    repy::TCPServerSocket server = examples::is_ipv4(local_ip)
+                                       ? context.listenforconnection(local_ip, local_port)
+                                       : context.listenforconnection_ipv6(local_ip, local_port);
     std::cout << "listening on [" << local_ip << "]:" << local_port << std::endl;
     int served = 0;
     while ((count == 0 || served < count) && !examples::stop_requested()) {

@@ -31,13 +31,18 @@ int main(int argc, char** argv) {
   examples::require_port(flags, "remote-port", remote_port);
   if (flags.given("local-port")) examples::require_port(flags, "local-port", local_port);
   if (timeout <= 0) flags.fail("--timeout must be more than 0");
+  examples::match_local_family(flags, remote_ip, local_ip);
+  const bool v4 = examples::is_ipv4(remote_ip);
 
   repy::Context context = examples::make_context(flags, restrictions, stack_options);
 
   int status = 0;
   try {
     // Listen first: the datagram then leaves from this socket, and the reply lands in it.
-    auto listen = [&](int port) { return context.listenformessage_ipv6(local_ip, port); };
+    auto listen = [&](int port) {
+      return v4 ? context.listenformessage(local_ip, port)
+                : context.listenformessage_ipv6(local_ip, port);
+    };
     auto [inbox, port] = flags.given("local-port")
                              ? std::make_pair(listen(local_port), local_port)
                              : examples::open_on_free_port(
@@ -49,7 +54,11 @@ int main(int argc, char** argv) {
     constexpr int tries = 3;
     bool answered = false;
     for (int attempt = 1; attempt <= tries && !answered; ++attempt) {
-      context.sendmessage_ipv6(remote_ip, remote_port, message, local_ip, port);
+      if (v4) {
+        context.sendmessage(remote_ip, remote_port, message, local_ip, port);
+      } else {
+        context.sendmessage_ipv6(remote_ip, remote_port, message, local_ip, port);
+      }
       std::cout << "sent " << message.size() << " bytes from [" << local_ip << "]:" << port
                 << " to [" << remote_ip << "]:" << remote_port << std::endl;
       if (!inbox.wait_readable(examples::to_ms(timeout / tries))) continue;

@@ -29,7 +29,9 @@ int main(int argc, char** argv) {
 
   int status = 0;
   try {
-    repy::UDPServerSocket server = context.listenformessage_ipv6(local_ip, local_port);
+    const bool v4 = examples::is_ipv4(local_ip);
+    repy::UDPServerSocket server = v4 ? context.listenformessage(local_ip, local_port)
+                                      : context.listenformessage_ipv6(local_ip, local_port);
     std::cout << "listening on [" << local_ip << "]:" << local_port << std::endl;
     int echoed = 0;
     while ((count == 0 || echoed < count) && !examples::stop_requested()) {
@@ -45,7 +47,11 @@ int main(int argc, char** argv) {
       // Sent from (local_ip, local_port): this context's listener there carries it, so
       // the reply comes from the port the client wrote to.
       try {
-        context.sendmessage_ipv6(m.ip, m.port, m.message, local_ip, local_port);
+        if (v4) {
+          context.sendmessage(m.ip, m.port, m.message, local_ip, local_port);
+        } else {
+          context.sendmessage_ipv6(m.ip, m.port, m.message, local_ip, local_port);
+        }
       } catch (const repy::NetworkError& e) {
         std::cout << "reply to [" << m.ip << "]:" << m.port << " failed: " << e.what() << std::endl;
       }

@@ -27,4 +27,21 @@ REPY6_API TCPServerSocket listenforconnection_ipv6(std::string_view localip, int
 REPY6_API UDPServerSocket listenformessage_ipv6(std::string_view localip, int localport);
 REPY6_API ResourceReport getresources();
 
+// Repy V2's IPv4 calls on the default context; see Context for what each does.
+
+/// @throws as Context::gethostbyname.
+REPY6_API std::string gethostbyname(std::string_view name);
+/// @throws as Context::getmyip.
+REPY6_API std::string getmyip();
+/// @throws as Context::sendmessage.
+REPY6_API std::size_t sendmessage(std::string_view destip, int destport, std::string_view message,
+                                  std::string_view localip, int localport);
+/// @throws as Context::openconnection.
+REPY6_API TCPSocket openconnection(std::string_view destip, int destport, std::string_view localip,
+                                   int localport, double timeout);
+/// @throws as Context::listenforconnection.
+REPY6_API TCPServerSocket listenforconnection(std::string_view localip, int localport);
+/// @throws as Context::listenformessage.
+REPY6_API UDPServerSocket listenformessage(std::string_view localip, int localport);
+
 }  // namespace repy

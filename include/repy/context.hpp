@@ -81,6 +81,42 @@ class REPY6_API Context {
   /// @throws as listenforconnection_ipv6.
   UDPServerSocket listenformessage_ipv6(std::string_view localip, int localport);
 
+  // ---- Repy V2's IPv4 calls (SPEC section 9). IP arguments are dotted quads (four
+  //      decimal parts 0..255 without leading zeros, not 0.x.x.x, not 224.0.0.0 and
+  //      above) and peers come back dotted; everything else (ports, policy, charges,
+  //      errors) is as in the `_ipv6` call of the same name. An IPv4 address and its
+  //      mapped form ::ffff:a.b.c.d are one address to the policy and the listeners.
+
+  /// Resolves a name to one IPv4 address, dotted. An IPv4 literal comes back
+  /// unchanged; `localhost` and names under `.localhost` answer 127.0.0.1 and names
+  /// under `.invalid` fail, without asking a DNS server.
+  /// @throws RepyArgumentError for a malformed name; NetworkAddressError when the
+  /// name has no IPv4 address.
+  std::string gethostbyname(std::string_view name);
+
+  /// This host's IPv4 address toward the Internet (or the policy's first usable
+  /// preferred IPv4 address).
+  /// @throws InternetConnectivityError when there is no route.
+  std::string getmyip();
+
+  /// sendmessage_ipv6 for IPv4 addresses; returns the bytes sent.
+  /// @throws as sendmessage_ipv6.
+  std::size_t sendmessage(std::string_view destip, int destport, std::string_view message,
+                          std::string_view localip, int localport);
+
+  /// openconnection_ipv6 for IPv4 addresses.
+  /// @throws as openconnection_ipv6.
+  TCPSocket openconnection(std::string_view destip, int destport, std::string_view localip,
+                           int localport, double timeout);
+
+  /// listenforconnection_ipv6 for an IPv4 address; getconnection() reports peers dotted.
+  /// @throws as listenforconnection_ipv6.
+  TCPServerSocket listenforconnection(std::string_view localip, int localport);
+
+  /// listenformessage_ipv6 for an IPv4 address; getmessage() reports senders dotted.
+  /// @throws as listenformessage_ipv6.
+  UDPServerSocket listenformessage(std::string_view localip, int localport);
+
   /// Limits, usage and totals of this context.
   ResourceReport getresources() const;
 

@@ -45,4 +45,21 @@ UDPServerSocket listenformessage_ipv6(std::string_view localip, int localport) {
 }
 ResourceReport getresources() { return default_context().getresources(); }
 
+std::string gethostbyname(std::string_view name) { return default_context().gethostbyname(name); }
+std::string getmyip() { return default_context().getmyip(); }
+std::size_t sendmessage(std::string_view destip, int destport, std::string_view message,
+                        std::string_view localip, int localport) {
+  return default_context().sendmessage(destip, destport, message, localip, localport);
+}
+TCPSocket openconnection(std::string_view destip, int destport, std::string_view localip,
+                         int localport, double timeout) {
+  return default_context().openconnection(destip, destport, localip, localport, timeout);
+}
+TCPServerSocket listenforconnection(std::string_view localip, int localport) {
+  return default_context().listenforconnection(localip, localport);
+}
+UDPServerSocket listenformessage(std::string_view localip, int localport) {
+  return default_context().listenformessage(localip, localport);
+}
+
 }  // namespace repy

@@ -1,6 +1,7 @@
 // The four calls that open sockets or send, each as: validate -> permit -> wait on the
-// nanny -> act on the stack -> charge -> hand out a handle. Errors go through the error
-// map from the step that meets them.
+// nanny -> act on the stack -> charge -> hand out a handle, once for both families (the
+// `_ipv6` calls and Repy V2's IPv4 ones). Errors go through the error map from the step
+// that meets them.
 #include <fmt/format.h>
 #include <sys/socket.h>
 
@@ -22,13 +23,14 @@ namespace {
 constexpr std::size_t max_datagram = 9216;
 
 // A listener's sanity and permission checks, then its insocket.
-std::pair<Endpoints, Hold> start_listen(ContextState& state, std::string_view call,
+std::pair<Endpoints, Hold> start_listen(ContextState& state, Family family, std::string_view call,
                                         std::string_view localip, int localport, bool tcp) {
   Endpoints ends;
-  ends.local = parse_local_ip(state, call, "localip", localip);
+  ends.family = family;
+  ends.local = parse_local_ip(state, family, call, "localip", localip);
   check_port(call, "localport", localport);
   ends.local_port = localport;
-  permit_local(state, call, ends.local, localport, tcp);
+  permit_local(state, call, ends, tcp);
   return {ends, state.nanny.acquire(Resource::insockets, call)};
 }
 
@@ -57,24 +59,21 @@ std::size_t send_datagram(ContextState& state, std::string_view call, const Endp
   return sent.value;
 }
 
-}  // namespace
-}  // namespace detail
+// The four calls below are each one flow for both families: only how the IP arguments
+// read (parse_local_ip) and how addresses print (Endpoints::family, the listeners'
+// family) differ between sendmessage and sendmessage_ipv6, and so on.
 
-using namespace detail;
-
-std::size_t Context::sendmessage_ipv6(std::string_view destip, int destport,
-                                      std::string_view message, std::string_view localip,
-                                      int localport) {
-  constexpr std::string_view call = "sendmessage_ipv6";
-  ContextState& state = *state_;
-  const Endpoints ends = check_endpoints(state, call, destip, destport, localip, localport);
+std::size_t send_message(ContextState& state, Family family, std::string_view call,
+                         std::string_view destip, int destport, std::string_view message,
+                         std::string_view localip, int localport) {
+  const Endpoints ends = check_endpoints(state, family, call, destip, destport, localip, localport);
   if (message.size() > max_datagram) {
     throw_argument_error(call, "message",
                          fmt::format("is {} bytes, more than the {}-byte datagram limit",
                                      message.size(), max_datagram),
                          message.substr(0, 16));
   }
-  permit_local(state, call, ends.local, localport, false);
+  permit_local(state, call, ends, false);
   const Resource resource = send_resource(is_loopback(ends.remote));
   state.nanny.wait(resource, call);
   const std::size_t sent = send_datagram(state, call, ends, message);
@@ -82,16 +81,16 @@ std::size_t Context::sendmessage_ipv6(std::string_view destip, int destport,
   return sent;
 }
 
-TCPSocket Context::openconnection_ipv6(std::string_view destip, int destport,
-                                       std::string_view localip, int localport, double timeout) {
-  constexpr std::string_view call = "openconnection_ipv6";
-  ContextState& state = *state_;
-  const Endpoints ends = check_endpoints(state, call, destip, destport, localip, localport);
+TCPSocket open_connection(const std::shared_ptr<ContextState>& shared, Family family,
+                          std::string_view call, std::string_view destip, int destport,
+                          std::string_view localip, int localport, double timeout) {
+  ContextState& state = *shared;
+  const Endpoints ends = check_endpoints(state, family, call, destip, destport, localip, localport);
   if (!std::isfinite(timeout) || timeout <= 0) {
     throw_argument_error(call, "timeout", "must be a finite number of seconds above 0",
                          fmt::format("{}", timeout));
   }
-  permit_local(state, call, ends.local, localport, true);
+  permit_local(state, call, ends, true);
   const bool loop = is_loopback(ends.remote);
   state.nanny.wait(send_resource(loop), call);
   state.nanny.wait(recv_resource(loop), call);
@@ -100,32 +99,78 @@ TCPSocket Context::openconnection_ipv6(std::string_view destip, int destport,
   Fd fd = open_socket(state, call, SOCK_STREAM, ends);
   bind_local(state, call, Op::bind_connect, fd, ends);
   connect_within(state, call, fd, ends, timeout);
-  auto socket = TcpSocketImpl::open(state_, std::move(fd), std::move(outsocket), ends.remote,
+  auto socket = TcpSocketImpl::open(shared, std::move(fd), std::move(outsocket), ends.remote,
                                     LocalKey(ends.local, localport));
   state.nanny.charge(send_resource(loop), 128);
   state.nanny.charge(recv_resource(loop), 64);
   return Access::make_handle(std::move(socket));
 }
 
-TCPServerSocket Context::listenforconnection_ipv6(std::string_view localip, int localport) {
-  constexpr std::string_view call = "listenforconnection_ipv6";
-  auto [ends, insocket] = start_listen(*state_, call, localip, localport, true);
-  Fd fd = open_socket(*state_, call, SOCK_STREAM, ends);
-  bind_local(*state_, call, Op::listen_tcp, fd, ends);
-  if (int err = state_->ops().listen(fd.get(), backlog_for(*state_))) {
+TCPServerSocket listen_tcp(const std::shared_ptr<ContextState>& state, Family family,
+                           std::string_view call, std::string_view localip, int localport) {
+  auto [ends, insocket] = start_listen(*state, family, call, localip, localport, true);
+  Fd fd = open_socket(*state, call, SOCK_STREAM, ends);
+  bind_local(*state, call, Op::listen_tcp, fd, ends);
+  if (int err = state->ops().listen(fd.get(), backlog_for(*state))) {
     throw_network_error(call, Op::listen_tcp, err, ends, Holder::listener);
   }
-  return Access::make_handle(TcpServerImpl::open(state_, std::move(fd), std::move(insocket),
-                                                 LocalKey(ends.local, localport)));
+  return Access::make_handle(TcpServerImpl::open(state, std::move(fd), std::move(insocket),
+                                                 LocalKey(ends.local, localport), family));
+}
+
+UDPServerSocket listen_udp(const std::shared_ptr<ContextState>& state, Family family,
+                           std::string_view call, std::string_view localip, int localport) {
+  auto [ends, insocket] = start_listen(*state, family, call, localip, localport, false);
+  Fd fd = open_socket(*state, call, SOCK_DGRAM, ends);
+  bind_local(*state, call, Op::listen_udp, fd, ends);
+  return Access::make_handle(UdpServerImpl::open(state, std::move(fd), std::move(insocket),
+                                                 LocalKey(ends.local, localport), family));
+}
+
+}  // namespace
+}  // namespace detail
+
+using namespace detail;
+
+std::size_t Context::sendmessage_ipv6(std::string_view destip, int destport,
+                                      std::string_view message, std::string_view localip,
+                                      int localport) {
+  return send_message(*state_, Family::ipv6, "sendmessage_ipv6", destip, destport, message, localip,
+                      localport);
+}
+
+TCPSocket Context::openconnection_ipv6(std::string_view destip, int destport,
+                                       std::string_view localip, int localport, double timeout) {
+  return open_connection(state_, Family::ipv6, "openconnection_ipv6", destip, destport, localip,
+                         localport, timeout);
+}
+
+TCPServerSocket Context::listenforconnection_ipv6(std::string_view localip, int localport) {
+  return listen_tcp(state_, Family::ipv6, "listenforconnection_ipv6", localip, localport);
 }
 
 UDPServerSocket Context::listenformessage_ipv6(std::string_view localip, int localport) {
-  constexpr std::string_view call = "listenformessage_ipv6";
-  auto [ends, insocket] = start_listen(*state_, call, localip, localport, false);
-  Fd fd = open_socket(*state_, call, SOCK_DGRAM, ends);
-  bind_local(*state_, call, Op::listen_udp, fd, ends);
-  return Access::make_handle(UdpServerImpl::open(state_, std::move(fd), std::move(insocket),
-                                                 LocalKey(ends.local, localport)));
+  return listen_udp(state_, Family::ipv6, "listenformessage_ipv6", localip, localport);
+}
+
+std::size_t Context::sendmessage(std::string_view destip, int destport, std::string_view message,
+                                 std::string_view localip, int localport) {
+  return send_message(*state_, Family::ipv4, "sendmessage", destip, destport, message, localip,
+                      localport);
+}
+
+TCPSocket Context::openconnection(std::string_view destip, int destport, std::string_view localip,
+                                  int localport, double timeout) {
+  return open_connection(state_, Family::ipv4, "openconnection", destip, destport, localip,
+                         localport, timeout);
+}
+
+TCPServerSocket Context::listenforconnection(std::string_view localip, int localport) {
+  return listen_tcp(state_, Family::ipv4, "listenforconnection", localip, localport);
+}
+
+UDPServerSocket Context::listenformessage(std::string_view localip, int localport) {
+  return listen_udp(state_, Family::ipv4, "listenformessage", localip, localport);
 }
 
 }  // namespace repy

@@ -15,26 +15,30 @@ bool same_address(const address_v6& a, const address_v6& b) noexcept {
          (a.scope_id() == 0 || b.scope_id() == 0 || a.scope_id() == b.scope_id());
 }
 
-address_v6 parse_local_ip(const ContextState& state, std::string_view call,
+address_v6 parse_local_ip(const ContextState& state, Family family, std::string_view call,
                           std::string_view argument, std::string_view value) {
+  if (family == Family::ipv4) return parse_ipv4(call, argument, value);
   // Zone names are the stack's own interfaces, not the host's.
   return parse_ip(call, argument, value, [&](std::string_view name) {
     return static_cast<unsigned long>(netlink::find_link_index(state.ops(), name));
   });
 }
 
-Endpoints check_endpoints(const ContextState& state, std::string_view call, std::string_view destip,
-                          int destport, std::string_view localip, int localport) {
+Endpoints check_endpoints(const ContextState& state, Family family, std::string_view call,
+                          std::string_view destip, int destport, std::string_view localip,
+                          int localport) {
   Endpoints ends;
-  ends.remote = parse_local_ip(state, call, "destip", destip);
+  ends.family = family;
+  ends.remote = parse_local_ip(state, family, call, "destip", destip);
   check_port(call, "destport", destport);
-  ends.local = parse_local_ip(state, call, "localip", localip);
+  ends.local = parse_local_ip(state, family, call, "localip", localip);
   check_port(call, "localport", localport);
   ends.remote_port = destport;
   ends.local_port = localport;
   if (same_address(ends.local, ends.remote) && localport == destport) {
     throw_argument_error(call, "localip/localport", "is the same as destip/destport",
-                         fmt::format("[{}]:{}", localip, localport));
+                         family == Family::ipv4 ? fmt::format("{}:{}", localip, localport)
+                                                : fmt::format("[{}]:{}", localip, localport));
   }
   return ends;
 }
@@ -54,12 +58,14 @@ bool allowed_local_ip(const ContextState& state, const address_v6& local) {
 
 }  // namespace
 
-void permit_local(const ContextState& state, std::string_view call, const address_v6& local,
-                  int port, bool tcp) {
-  if (!allowed_local_ip(state, local)) {
-    throw ResourceForbiddenError(fmt::format(
-        "{}: localip {} is not allowed by the policy (nootherips)", call, to_text(local)));
+void permit_local(const ContextState& state, std::string_view call, const Endpoints& ends,
+                  bool tcp) {
+  if (!allowed_local_ip(state, ends.local)) {
+    throw ResourceForbiddenError(
+        fmt::format("{}: localip {} is not allowed by the policy (nootherips)", call,
+                    to_text(ends.local, ends.family)));
   }
+  const int port = ends.local_port;
   const bool port_ok =
       tcp ? state.policy.allows_connport(port) : state.policy.allows_messport(port);
   if (!port_ok) {

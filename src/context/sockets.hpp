@@ -141,10 +141,12 @@ class TcpSocketImpl final : public SocketBase {
 
 class TcpServerImpl final : public SocketBase {
  public:
-  /// A listening socket, registered as `context`'s TCP listener on `local`.
+  /// A listening socket, registered as `context`'s TCP listener on `local`; it
+  /// reports peers as calls of `family` print addresses.
   static std::shared_ptr<TcpServerImpl> open(std::shared_ptr<ContextState> context, Fd fd,
-                                             Hold insocket, const LocalKey& local);
-  TcpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket, const LocalKey& local);
+                                             Hold insocket, const LocalKey& local, Family family);
+  TcpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket, const LocalKey& local,
+                Family family);
   ~TcpServerImpl();
 
   Connection getconnection();
@@ -156,14 +158,17 @@ class TcpServerImpl final : public SocketBase {
   std::optional<Connection> accept_now(std::string_view call);
 
   const LocalKey local_;
+  const Family family_;
 };
 
 class UdpServerImpl final : public SocketBase {
  public:
-  /// A bound UDP socket, registered as `context`'s UDP listener on `local`.
+  /// A bound UDP socket, registered as `context`'s UDP listener on `local`; it
+  /// reports peers as calls of `family` print addresses.
   static std::shared_ptr<UdpServerImpl> open(std::shared_ptr<ContextState> context, Fd fd,
-                                             Hold insocket, const LocalKey& local);
-  UdpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket, const LocalKey& local);
+                                             Hold insocket, const LocalKey& local, Family family);
+  UdpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket, const LocalKey& local,
+                Family family);
   ~UdpServerImpl();
 
   Message getmessage();
@@ -181,6 +186,7 @@ class UdpServerImpl final : public SocketBase {
   std::optional<Message> receive_now(std::string_view call);
 
   const LocalKey local_;
+  const Family family_;
 };
 
 }  // namespace repy::detail

@@ -8,18 +8,21 @@
 namespace repy::detail {
 
 std::shared_ptr<TcpServerImpl> TcpServerImpl::open(std::shared_ptr<ContextState> context, Fd fd,
-                                                   Hold insocket, const LocalKey& local) {
-  auto socket = std::make_shared<TcpServerImpl>(context, std::move(fd), std::move(insocket), local);
+                                                   Hold insocket, const LocalKey& local,
+                                                   Family family) {
+  auto socket =
+      std::make_shared<TcpServerImpl>(context, std::move(fd), std::move(insocket), local, family);
   socket->entry_ = context->registry().add(Role::tcp_listener, local, context->owner(), socket);
   return socket;
 }
 
 TcpServerImpl::TcpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket,
-                             const LocalKey& local)
+                             const LocalKey& local, Family family)
     : SocketBase(std::move(context), std::move(fd), std::move(insocket),
                  {recv_resource(is_loopback(local.address())),
                   send_resource(is_loopback(local.address()))}),
-      local_(local) {}
+      local_(local),
+      family_(family) {}
 
 TcpServerImpl::~TcpServerImpl() { close(); }
 
@@ -57,7 +60,7 @@ std::optional<Connection> TcpServerImpl::accept_now(std::string_view call) {
   const bool loop = is_loopback(peer);
   context_->nanny.charge(recv_resource(loop), 128);
   context_->nanny.charge(send_resource(loop), 64);
-  return Connection{to_text(peer), peer_port, Access::make_handle(std::move(socket))};
+  return Connection{to_text(peer, family_), peer_port, Access::make_handle(std::move(socket))};
 }
 
 }  // namespace repy::detail

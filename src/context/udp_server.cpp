@@ -21,17 +21,20 @@ char* datagram_buffer() {
 }  // namespace
 
 std::shared_ptr<UdpServerImpl> UdpServerImpl::open(std::shared_ptr<ContextState> context, Fd fd,
-                                                   Hold insocket, const LocalKey& local) {
-  auto socket = std::make_shared<UdpServerImpl>(context, std::move(fd), std::move(insocket), local);
+                                                   Hold insocket, const LocalKey& local,
+                                                   Family family) {
+  auto socket =
+      std::make_shared<UdpServerImpl>(context, std::move(fd), std::move(insocket), local, family);
   socket->entry_ = context->registry().add(Role::udp_listener, local, context->owner(), socket);
   return socket;
 }
 
 UdpServerImpl::UdpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket,
-                             const LocalKey& local)
+                             const LocalKey& local, Family family)
     : SocketBase(std::move(context), std::move(fd), std::move(insocket),
                  {recv_resource(is_loopback(local.address()))}),
-      local_(local) {}
+      local_(local),
+      family_(family) {}
 
 UdpServerImpl::~UdpServerImpl() { close(); }
 
@@ -61,7 +64,7 @@ std::optional<Message> UdpServerImpl::receive_now(std::string_view call) {
   if (!got) fail(call, Op::recv, got.error, [this] { close(); });
   auto [peer, peer_port] = from_sockaddr(from);
   context_->nanny.charge(recv_resource(is_loopback(peer)), 64.0 + static_cast<double>(got.value));
-  return Message{to_text(peer), peer_port, std::string(buffer, got.value)};
+  return Message{to_text(peer, family_), peer_port, std::string(buffer, got.value)};
 }
 
 std::optional<std::size_t> UdpServerImpl::send_to(std::string_view call, const Endpoints& ends,

@@ -126,6 +126,37 @@ address_v6 parse_ip_uncached(std::string_view call, std::string_view argument,
 
 }  // namespace
 
+address_v6 parse_ipv4(std::string_view call, std::string_view argument, std::string_view value) {
+  auto fail = [&](std::string_view what) { throw_argument_error(call, argument, what, value); };
+  if (value.empty()) fail("is empty, expected a dotted-quad IPv4 address");
+  // Stricter than inet_pton: Repy takes exactly four decimal parts, and a leading zero
+  // would read as octal to inet_aton, so the same text could name two addresses.
+  boost::asio::ip::address_v4::bytes_type bytes{};
+  std::string_view rest = value;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const bool last = i + 1 == bytes.size();
+    const std::size_t dot = rest.find('.');
+    if (last != (dot == std::string_view::npos)) {
+      fail("is not a dotted-quad IPv4 address (four decimal parts joined by dots)");
+    }
+    const std::string_view part = rest.substr(0, dot);
+    if (part.empty() || part.size() > 3 ||
+        !std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c); })) {
+      fail("is not a dotted-quad IPv4 address (each part one to three decimal digits)");
+    }
+    if (part.size() > 1 && part.front() == '0') fail("has a part with a leading zero");
+    const auto number = parse_int<int>(part, 0, 255);
+    if (!number) fail("has a part above 255");
+    bytes[i] = static_cast<unsigned char>(*number);
+    if (!last) rest = rest.substr(dot + 1);
+  }
+  if (!valid_ipv4_first_octet(bytes[0])) {
+    fail("is an IPv4 address that Repy does not allow (0.x.x.x or 224.0.0.0 and above)");
+  }
+  return boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped,
+                                          boost::asio::ip::address_v4(bytes));
+}
+
 void check_port(std::string_view call, std::string_view argument, int port, int min) {
   if (port < min || port > 65535) {
     throw_argument_error(call, argument, fmt::format("is not a port between {} and 65535", min),
@@ -151,6 +182,14 @@ std::string to_text(const address_v6& address) {
                                              : std::string(buffer);
   last_printed = PrintedAddress{bytes, address.scope_id(), text};
   return text;
+}
+
+std::string to_text(const address_v6& address, Family family) {
+  if (family == Family::ipv4 && address.is_v4_mapped()) {
+    const auto bytes = address.to_bytes();
+    return fmt::format("{}.{}.{}.{}", bytes[12], bytes[13], bytes[14], bytes[15]);
+  }
+  return to_text(address);
 }
 
 sockaddr_in6 to_sockaddr(const address_v6& address, int port) noexcept {

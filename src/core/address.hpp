@@ -14,6 +14,11 @@ namespace repy::detail {
 
 using boost::asio::ip::address_v6;
 
+/// The two families of Repy calls: the `_ipv6` ones and Repy V2's IPv4 ones. They
+/// share every step but how an IP argument reads and how an address prints; an IPv4
+/// address lives everywhere inside in its IPv4-mapped form (the sockets are dual-stack).
+enum class Family { ipv6, ipv4 };
+
 /// Turns a zone name into the index of that interface on the caller's stack; 0 when the
 /// stack has no such interface.
 using ZoneIndex = std::function<unsigned long(std::string_view name)>;
@@ -25,6 +30,12 @@ using ZoneIndex = std::function<unsigned long(std::string_view name)>;
 /// @throws RepyArgumentError naming the call, the argument and the value.
 address_v6 parse_ip(std::string_view call, std::string_view argument, std::string_view value,
                     const ZoneIndex& zone_index = {});
+
+/// Parses an IP argument of `call` of the IPv4 calls: a dotted quad of four decimal
+/// parts 0..255, each one to three digits without a leading zero, not 0.x.x.x, not
+/// 224.0.0.0 and above. Returns its IPv4-mapped form (::ffff:a.b.c.d).
+/// @throws RepyArgumentError naming the call, the argument and the value.
+address_v6 parse_ipv4(std::string_view call, std::string_view argument, std::string_view value);
 
 /// @throws RepyArgumentError unless min <= port <= 65535 (Repy's ports start at 1; a
 /// lookup's service port may be 0).
@@ -40,5 +51,9 @@ std::pair<address_v6, int> from_sockaddr(const sockaddr_storage& sa) noexcept;
 
 /// The canonical text (RFC 5952), with the zone as a number where it has one.
 std::string to_text(const address_v6& address);
+
+/// The text a call of `family` shows: an IPv4-mapped address dotted (127.0.0.1) for the
+/// IPv4 calls, to_text() otherwise.
+std::string to_text(const address_v6& address, Family family);
 
 }  // namespace repy::detail

@@ -88,10 +88,16 @@ Kind classify(Op op, int err) noexcept {
   }
 }
 
+// One end as the call's family writes it: [::1]:80 or 127.0.0.1:80.
+std::string end_text(const address_v6& address, int port, Family family) {
+  return family == Family::ipv4 ? fmt::format("{}:{}", to_text(address, family), port)
+                                : fmt::format("[{}]:{}", to_text(address), port);
+}
+
 std::string where(const Endpoints& ends) {
-  std::string out = fmt::format("[{}]:{}", to_text(ends.local), ends.local_port);
+  std::string out = end_text(ends.local, ends.local_port, ends.family);
   if (!ends.remote.is_unspecified()) {
-    out += fmt::format(" -> [{}]:{}", to_text(ends.remote), ends.remote_port);
+    out += " -> " + end_text(ends.remote, ends.remote_port, ends.family);
   }
   return out;
 }
@@ -104,8 +110,8 @@ std::string where(const Endpoints& ends) {
   if (op == Op::bind_send) holder = Holder::other;
   switch (holder) {
     case Holder::listener:
-      throw AlreadyListeningError(fmt::format("{}: a listening socket already holds [{}]:{}", call,
-                                              to_text(ends.local), ends.local_port));
+      throw AlreadyListeningError(fmt::format("{}: a listening socket already holds {}", call,
+                                              end_text(ends.local, ends.local_port, ends.family)));
     case Holder::connection:
       throw DuplicateTupleError(
           fmt::format("{}: {} is already used by a live connection", call, at));
@@ -128,8 +134,8 @@ std::string where(const Endpoints& ends) {
                        to_text(ends.local), to_text(ends.local));
   }
   throw AddressBindingError(
-      fmt::format("{}: cannot bind [{}]:{}: the address is not usable on this stack ({}){}", call,
-                  to_text(ends.local), ends.local_port, errno_text(err), hint));
+      fmt::format("{}: cannot bind {}: the address is not usable on this stack ({}){}", call,
+                  end_text(ends.local, ends.local_port, ends.family), errno_text(err), hint));
 }
 
 }  // namespace

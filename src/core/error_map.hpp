@@ -32,6 +32,7 @@ struct Endpoints {
   int local_port = 0;
   address_v6 remote;  // unspecified when there is none
   int remote_port = 0;
+  Family family = Family::ipv6;  // how messages print the ends
 };
 
 /// Who holds an address that a bind or connect found busy: this context's and this

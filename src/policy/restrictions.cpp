@@ -162,7 +162,10 @@ class Parser {
   void parse_ip_line(std::string_view value) {
     PolicyData::Preference preference;
     try {
-      preference.ip = parse_ip("Policy::parse", "ip", value);
+      // A dotted quad is an IPv4 preference, kept in the mapped form the sockets see.
+      preference.ip = value.find(':') == std::string_view::npos
+                          ? parse_ipv4("Policy::parse", "ip", value)
+                          : parse_ip("Policy::parse", "ip", value);
     } catch (const RepyArgumentError& e) {
       // The address parser's message already says what is wrong; drop its call name,
       // which this message gives once at the front.

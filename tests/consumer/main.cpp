@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <repy/repy.hpp>
 #include <string>
 #include <string_view>
@@ -132,6 +133,48 @@ static_assert(std::is_copy_constructible_v<repy::Context>);
 [[maybe_unused]] repy::UDPServerSocket (*listenformessage)(std::string_view,
                                                            int) = &repy::listenformessage_ipv6;
 [[maybe_unused]] repy::ResourceReport (*getresources)() = &repy::getresources;
+
+// ---- SPEC section 8: polling and waiting
+[[maybe_unused]] std::optional<std::string> (repy::TCPSocket::*try_recv)(std::size_t) =
+    &repy::TCPSocket::try_recv;
+[[maybe_unused]] std::optional<std::size_t> (repy::TCPSocket::*try_send)(std::string_view) =
+    &repy::TCPSocket::try_send;
+[[maybe_unused]] std::optional<repy::Connection> (repy::TCPServerSocket::*try_getconnection)() =
+    &repy::TCPServerSocket::try_getconnection;
+[[maybe_unused]] std::optional<repy::Message> (repy::UDPServerSocket::*try_getmessage)() =
+    &repy::UDPServerSocket::try_getmessage;
+[[maybe_unused]] bool (repy::TCPSocket::*wait_readable_us)(std::chrono::microseconds) const =
+    &repy::TCPSocket::wait_readable;
+[[maybe_unused]] bool (repy::TCPSocket::*wait_writable_s)(std::chrono::duration<double>) const =
+    &repy::TCPSocket::wait_writable;
+[[maybe_unused]] bool (repy::TCPServerSocket::*server_wait)(std::chrono::milliseconds) const =
+    &repy::TCPServerSocket::wait_readable;
+[[maybe_unused]] bool (repy::UDPServerSocket::*udp_wait)(std::chrono::nanoseconds) const =
+    &repy::UDPServerSocket::wait_readable;
+
+// ---- SPEC section 9: the IPv4 calls
+[[maybe_unused]] std::string (repy::Context::*ctx_gethostbyname)(std::string_view) =
+    &repy::Context::gethostbyname;
+[[maybe_unused]] std::string (repy::Context::*ctx_getmyip4)() = &repy::Context::getmyip;
+[[maybe_unused]] std::size_t (repy::Context::*ctx_sendmessage4)(std::string_view, int,
+                                                                std::string_view, std::string_view,
+                                                                int) = &repy::Context::sendmessage;
+[[maybe_unused]] repy::TCPSocket (repy::Context::*ctx_openconnection4)(
+    std::string_view, int, std::string_view, int, double) = &repy::Context::openconnection;
+[[maybe_unused]] repy::TCPServerSocket (repy::Context::*ctx_listenconn4)(std::string_view, int) =
+    &repy::Context::listenforconnection;
+[[maybe_unused]] repy::UDPServerSocket (repy::Context::*ctx_listenmess4)(std::string_view, int) =
+    &repy::Context::listenformessage;
+[[maybe_unused]] std::string (*gethostbyname4)(std::string_view) = &repy::gethostbyname;
+[[maybe_unused]] std::string (*getmyip4)() = &repy::getmyip;
+[[maybe_unused]] std::size_t (*sendmessage4)(std::string_view, int, std::string_view,
+                                             std::string_view, int) = &repy::sendmessage;
+[[maybe_unused]] repy::TCPSocket (*openconnection4)(std::string_view, int, std::string_view, int,
+                                                    double) = &repy::openconnection;
+[[maybe_unused]] repy::TCPServerSocket (*listenforconnection4)(std::string_view,
+                                                               int) = &repy::listenforconnection;
+[[maybe_unused]] repy::UDPServerSocket (*listenformessage4)(std::string_view,
+                                                            int) = &repy::listenformessage;
 
 int failures = 0;
 

@@ -123,8 +123,9 @@ struct Throttled {
   repy_test::Pair pair;
   explicit Throttled(int rate, std::size_t backlog) {
     auto ports = free_ports(2);
-    pair.ctx = context_with({ports[0], ports[1]}, {},
-                            {{"loopsend", std::to_string(rate)}, {"looprecv", std::to_string(rate)}});
+    pair.ctx =
+        context_with({ports[0], ports[1]}, {},
+                     {{"loopsend", std::to_string(rate)}, {"looprecv", std::to_string(rate)}});
     pair.server = pair.ctx.listenforconnection_ipv6("::1", ports[0]);
     pair.client = pair.ctx.openconnection_ipv6("::1", ports[0], "::1", ports[1], 5);
     EXPECT_TRUE(pair.server.wait_readable(5s));

@@ -325,8 +325,19 @@ TEST(policy_test, ip_and_iface_keep_their_order) {
   EXPECT_TRUE(repy::detail::data(p).nootherips);
 }
 
+TEST(policy_test, ipv4_ip_is_kept_in_mapped_form) {
+  // An IPv4 preference and its mapped spelling are one address (SPEC section 9).
+  Policy p = Policy::parse("resource ip 10.0.0.1\nresource ip ::ffff:10.0.0.1\n");
+  const auto& prefs = repy::detail::data(p).preferences;
+  ASSERT_EQ(prefs.size(), 2u);
+  ASSERT_TRUE(prefs[0].ip.has_value());
+  EXPECT_EQ(*prefs[0].ip, boost::asio::ip::make_address_v6("::ffff:10.0.0.1"));
+  EXPECT_EQ(prefs[0].ip, prefs[1].ip);
+}
+
 TEST(policy_test, bad_ip_is_a_parse_error_naming_the_line) {
-  for (const char* value : {"not-an-ip", "::", "ff02::1", "10.0.0.1", "localhost"}) {
+  for (const char* value : {"not-an-ip", "::", "ff02::1", "localhost", "0.1.2.3", "224.0.0.1",
+                            "127.000.0.1", "10.0.0", "::ffff:0.0.0.1"}) {
     std::string text = std::string("resource netsend 1\nresource ip ") + value + "\n";
     try {
       Policy::parse(text);

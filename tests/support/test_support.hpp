@@ -62,24 +62,39 @@ inline int local_port(int fd) {
   return ntohs(sa.sin6_port);
 }
 
-/// A raw socket of `type` bound to [::1]:port (0 lets the kernel choose).
-inline Fd raw_bound(int type, int port = 0, bool reuseaddr = false) {
-  Fd fd(::socket(AF_INET6, type | SOCK_CLOEXEC, 0));
+/// A raw socket of `type` bound to `sa` (shown as `where` in errors).
+template <class Sockaddr>
+Fd raw_bound_to(int type, const Sockaddr& sa, bool reuseaddr, const std::string& where) {
+  Fd fd(::socket(reinterpret_cast<const sockaddr&>(sa).sa_family, type | SOCK_CLOEXEC, 0));
   if (!fd) throw std::runtime_error(errno_text("socket"));
   if (reuseaddr) {
     int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   }
-  sockaddr_in6 sa = loopback_address(port);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    throw std::runtime_error(errno_text("bind [::1]:" + std::to_string(port)));
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
+    throw std::runtime_error(errno_text("bind " + where));
   }
   return fd;
 }
 
-/// A raw TCP listener on [::1]:port.
-inline Fd raw_listener(int port = 0, int backlog = 16) {
-  Fd fd = raw_bound(SOCK_STREAM, port, true);
+/// A raw socket of `type` bound to [::1]:port (0 lets the kernel choose).
+inline Fd raw_bound(int type, int port = 0, bool reuseaddr = false) {
+  return raw_bound_to(type, loopback_address(port), reuseaddr, "[::1]:" + std::to_string(port));
+}
+
+/// A raw socket of `type` bound to 127.0.0.1:port, for the IPv4 calls' tests.
+/// local_port() reads its port too (sin_port and sin6_port share their offset).
+inline Fd raw_bound_v4(int type, int port = 0, bool reuseaddr = false) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(static_cast<std::uint16_t>(port));
+  return raw_bound_to(type, sa, reuseaddr, "127.0.0.1:" + std::to_string(port));
+}
+
+/// A raw TCP listener on [::1]:port, or on 127.0.0.1:port with `v4`.
+inline Fd raw_listener(int port = 0, int backlog = 16, bool v4 = false) {
+  Fd fd = v4 ? raw_bound_v4(SOCK_STREAM, port, true) : raw_bound(SOCK_STREAM, port, true);
   if (::listen(fd.get(), backlog) != 0) throw std::runtime_error(errno_text("listen"));
   return fd;
 }
@@ -99,11 +114,26 @@ inline int free_port() {
   throw std::runtime_error("free_port: no port free for both TCP and UDP");
 }
 
-/// `n` distinct free ports.
-inline std::vector<int> free_ports(std::size_t n) {
+/// A port free_port() finds that is free on 127.0.0.1 too, for TCP and UDP, so a test
+/// may use it with either family of calls.
+inline int free_port_both_families() {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int port = free_port();
+    try {
+      Fd tcp = raw_bound_v4(SOCK_STREAM, port);
+      Fd udp = raw_bound_v4(SOCK_DGRAM, port);
+      return port;
+    } catch (const std::runtime_error&) {
+    }
+  }
+  throw std::runtime_error("free_port_both_families: no port free on ::1 and 127.0.0.1");
+}
+
+/// `n` distinct free ports, each found by `pick`.
+inline std::vector<int> free_ports(std::size_t n, const std::function<int()>& pick = free_port) {
   std::vector<int> ports;
   while (ports.size() < n) {
-    int p = free_port();
+    int p = pick();
     bool seen = false;
     for (int q : ports) seen = seen || q == p;
     if (!seen) ports.push_back(p);
