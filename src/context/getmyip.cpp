@@ -76,9 +76,9 @@ address_v6 routed_address(const ContextState& state, Family family, std::string_
   if (!local) throw_network_error(call, Op::probe_route, local.error, ends);
   address_v6 address = from_sockaddr(local.value).first;
   if (address.is_unspecified() || is_loopback(address) || !of_family(address, family)) {
-    throw InternetConnectivityError(
-        fmt::format("{}: the route to the {} Internet has no usable source address", call,
-                    family_name(family)));
+    throw_no_connectivity(call,
+                          fmt::format("the route to the {} Internet has no usable source address",
+                                      family_name(family)));
   }
   return address;
 }
@@ -92,9 +92,10 @@ std::string my_ip(ContextState& state, Family family, std::string_view call) {
   if (!address) {
     const PolicyData& policy = data(state.policy);
     if (policy.nootherips && !policy.preferences.empty()) {
-      throw InternetConnectivityError(
-          fmt::format("{}: none of the policy's preferred addresses is an {} address on this stack",
-                      call, family_name(family)));
+      throw_no_connectivity(
+          call,
+          fmt::format("none of the policy's preferred addresses is an {} address on this stack",
+                      family_name(family)));
     }
     address = routed_address(state, family, call);
   }

@@ -88,18 +88,18 @@ std::vector<AddrInfo> look_up(ContextState& state, Family family, std::string_vi
     // RFC 6761: localhost names are answered here, never sent to a DNS server.
     result = literal_result(af, v4 ? "127.0.0.1" : "::1", 0);
   } else if (is_under(name, "invalid")) {
-    throw NetworkAddressError(
+    throw_lookup_error(
         fmt::format("{}: {} is under .invalid, which never resolves", call, quote(name)));
   } else if (is_literal(v4 ? AF_INET6 : AF_INET, name)) {
     // An address of the other family is all it names; no resolver need be asked.
-    throw NetworkAddressError(fmt::format("{}: {} is an {} address, with no {} address", call,
-                                          quote(name), v4 ? "IPv6" : "IPv4", wanted));
+    throw_lookup_error(fmt::format("{}: {} is an {} address, with no {} address", call, quote(name),
+                                   v4 ? "IPv6" : "IPv4", wanted));
   } else {
     result = state.ops().resolve(name, {}, af, 0, 0, 0);
     std::erase_if(result, [&](const AddrInfo& a) { return a.family != af; });
   }
   if (result.empty()) {
-    throw NetworkAddressError(fmt::format("{}: {} has no {} address", call, quote(name), wanted));
+    throw_lookup_error(fmt::format("{}: {} has no {} address", call, quote(name), wanted));
   }
   state.nanny.charge(Resource::netsend, 1024);
   state.nanny.charge(Resource::netrecv, 4096);

@@ -46,7 +46,10 @@ void read_options(ResolvConf& conf, const std::vector<std::string_view>& words, 
                      ? std::nullopt
                      : parse_int(opt.substr(colon + 1), 0, std::numeric_limits<int>::max());
     if (key == "ndots" || key == "timeout" || key == "attempts") {
-      if (!value) fail(fmt::format("option {} needs a number", key));
+      if (!value) {
+        fail(fmt::format("option {} needs a number", key));
+        continue;
+      }
       if (key == "ndots") conf.ndots = std::min(*value, 15);
       if (key == "timeout") conf.timeout_s = std::clamp(*value, 1, 30);
       if (key == "attempts") conf.attempts = std::clamp(*value, 1, 5);
