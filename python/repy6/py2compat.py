@@ -35,7 +35,9 @@ def rewrite(source):
         if token.type == NAME and token.string == "except":
             comma = _top_level_commas(tokens, i + 1, stop=":")
             if len(comma) == 1:
-                edits.append((comma[0].start, comma[0].end, " as "))
+                after = tokens[tokens.index(comma[0]) + 1]
+                spaced = after.start != comma[0].end  # "E, e" or "E,e"
+                edits.append((comma[0].start, comma[0].end, " as" if spaced else " as "))
         elif token.type == NAME and token.string == "raise":
             comma = _top_level_commas(tokens, i + 1)
             # The three-argument form (with a traceback) has no Python 3 spelling.
