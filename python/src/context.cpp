@@ -39,8 +39,7 @@ void bind_context(py::module_& m) {
                           "One sandbox: runs the Repy calls on its stack under its policy. "
                           "Copies share state; sockets keep their context alive.");
   ctx.def(py::init([](std::optional<Policy> policy, std::optional<Stack> stack) {
-            return Context(policy ? *policy : Policy::unlimited(),
-                           stack ? *stack : Stack::host());
+            return Context(policy ? *policy : Policy::unlimited(), stack ? *stack : Stack::host());
           }),
           "policy"_a = py::none(), "stack"_a = py::none(),
           "A context with `policy` (default: unlimited) on `stack` (default: the host's).");
@@ -53,8 +52,8 @@ void bind_context(py::module_& m) {
   ctx.def("getAddripv6", &Context::getAddripv6, "name"_a, released(),
           "A name's IPv6 addresses: a list of AddrInfo.");
   ctx.def("getmyip_ipv6", &Context::getmyip_ipv6, released());
-  ctx.def("sendmessage_ipv6", with_data<2>(&Context::sendmessage_ipv6), "destip"_a,
-          "destport"_a, "message"_a, "localip"_a, "localport"_a, released(),
+  ctx.def("sendmessage_ipv6", with_data<2>(&Context::sendmessage_ipv6), "destip"_a, "destport"_a,
+          "message"_a, "localip"_a, "localport"_a, released(),
           "Sends one datagram (bytes, or a str as Latin-1); returns the bytes sent.");
   ctx.def("openconnection_ipv6", &Context::openconnection_ipv6, "destip"_a, "destport"_a,
           "localip"_a, "localport"_a, "timeout"_a, released());

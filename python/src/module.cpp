@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cmath>
+#include <string>
 #include <utility>
 
 #include "bind.hpp"
@@ -16,8 +17,7 @@ namespace {
 PyObject* connection_tuple = nullptr;
 PyObject* message_tuple = nullptr;
 
-PyObject* make_named_tuple(py::module_& m, const char* name, const char* fields,
-                           const char* doc) {
+PyObject* make_named_tuple(py::module_& m, const char* name, const char* fields, const char* doc) {
   py::object type = py::module_::import("collections")
                         .attr("namedtuple")(name, fields, py::arg("module") = "repy6");
   type.attr("__doc__") = doc;
@@ -86,8 +86,7 @@ handle type_caster<repy::Connection>::cast(repy::Connection connection, return_v
 }
 
 handle type_caster<repy::Message>::cast(repy::Message message, return_value_policy, handle) {
-  return repy::python::message_type()(std::move(message.ip), message.port,
-                                      bytes(message.message))
+  return repy::python::message_type()(std::move(message.ip), message.port, bytes(message.message))
       .release();
 }
 
@@ -110,4 +109,11 @@ PYBIND11_MODULE(_repy6, m) {
                                    "What UDPServerSocket.getmessage() returns: the sender's IP "
                                    "(canonical text), its port, and the datagram as bytes.");
   bind_context(m);
+  // The package is where users meet the classes; their repr and help() say so.
+  for (auto item : py::reinterpret_borrow<py::dict>(m.attr("__dict__"))) {
+    if (PyType_Check(item.second.ptr()) &&
+        py::str(item.second.attr("__module__")).cast<std::string>() == "repy6._repy6") {
+      item.second.attr("__module__") = "repy6";
+    }
+  }
 }

@@ -38,8 +38,8 @@ std::string mac_text(const py::object& mac) {
   if (!py::isinstance<py::bytes>(mac) && !py::isinstance<py::bytearray>(mac)) {
     return mac.cast<std::string>();
   }
-  std::string raw = py::isinstance<py::bytes>(mac) ? mac.cast<std::string>()
-                                                   : std::string(py::bytearray(mac));
+  std::string raw =
+      py::isinstance<py::bytes>(mac) ? mac.cast<std::string>() : std::string(py::bytearray(mac));
   if (raw.size() != 6) {
     throw RepyArgumentError("Stack.linksetaddr: mac: 6 bytes expected, got " +
                             std::to_string(raw.size()));
@@ -142,16 +142,16 @@ void bind_stack(py::module_& m) {
             std::vector<AddrInfo> infos;
             {
               py::gil_scoped_release unlocked;
-              infos = s.getaddrinfo(host.value_or(std::string()), service, family, type, proto,
-                                    flags);
+              infos =
+                  s.getaddrinfo(host.value_or(std::string()), service, family, type, proto, flags);
             }
             py::module_ socket = py::module_::import("socket");
             py::list out;
             for (const auto& info : infos) {
               py::tuple plain = addrinfo_tuple(info);
               out.append(py::make_tuple(as_enum(socket.attr("AddressFamily"), info.family),
-                                        as_enum(socket.attr("SocketKind"), info.socktype),
-                                        plain[2], plain[3], plain[4]));
+                                        as_enum(socket.attr("SocketKind"), info.socktype), plain[2],
+                                        plain[3], plain[4]));
             }
             return out;
           },

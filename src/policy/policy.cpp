@@ -69,7 +69,8 @@ double Policy::limit(std::string_view resource) const {
 std::vector<std::string> Policy::named_resources() const {
   std::vector<std::string> names;
   for (std::size_t i = 0; i < detail::resource_count; ++i) {
-    if (data_->named[i]) names.emplace_back(detail::resource_name(static_cast<detail::Resource>(i)));
+    if (data_->named[i])
+      names.emplace_back(detail::resource_name(static_cast<detail::Resource>(i)));
   }
   return names;
 }

@@ -5,7 +5,9 @@ status and exact charges (from --report)."""
 import json
 import re
 
-from conftest import EXAMPLES, free_ports_among, runner_command, run_repy
+import pytest
+
+from conftest import EXAMPLES, free_ports_among, runner_command, run_repy, vde_unavailable
 
 # The ports the example restrictions files allow.
 EXAMPLE_PORTS = range(12345, 12355)
@@ -76,3 +78,28 @@ def test_udp_echo_pair(background, tmp_path):
     for report in (server_report, client_report):
         assert totals(report)["loopsend"] == 64 + 12
         assert totals(report)["looprecv"] == 64 + 12
+
+
+@pytest.mark.skipif(vde_unavailable() is not None, reason=str(vde_unavailable()))
+def test_tcp_echo_pair_on_two_vdestacks(background, tmp_path):
+    # Each program makes its own VDE stack, both plugged into one ptp:// link: the
+    # traffic is network traffic (netsend/netrecv), not loopback.
+    restrictions = EXAMPLES / "tcp_echo.restrictions"
+    link = "ptp://%s" % (tmp_path / "link")
+    server_report, client_report = tmp_path / "server.json", tmp_path / "client.json"
+    server = background(runner_command(
+        restrictions, EXAMPLES / "tcp_echo_server.r2py", "fc00:7e::1", 12345,
+        stack="stack=vdestack,vnl=%s,eth,ip=fc00:7e::1/64" % link, report=server_report))
+    server.wait_for("listening on [fc00:7e::1]:12345\n")
+    client = run_repy(restrictions, EXAMPLES / "tcp_echo_client.r2py", "fc00:7e::1", 12345,
+                      "fc00:7e::2", 12346, "over", "vde",
+                      stack="stack=vdestack,vnl=%s,eth,ip=fc00:7e::2/64" % link,
+                      report=client_report)
+    assert client.returncode == 0, client.stderr
+    assert "echo: over vde\n" in client.stdout
+    status, out, err = server.finish()
+    assert status == 0, err
+    assert "client [fc00:7e::2]:12346 done" in out
+    for report in (server_report, client_report):
+        assert totals(report)["loopsend"] == totals(report)["looprecv"] == 0
+        assert totals(report)["netsend"] > 0 and totals(report)["netrecv"] > 0

@@ -1,12 +1,13 @@
 """python3 -m repy6: running Repy V2 programs, their namespace, output and exit status."""
 
 import json
+import os
 import time
 
 import pytest
 
 import repy6
-from conftest import free_ports, run_repy
+from conftest import free_ports, run_repy, vde_unavailable
 
 # Most programs need nothing but a few threads.
 PLAIN = "resource events 10\n"
@@ -297,3 +298,36 @@ def test_stack_option_takes_a_stack_configuration(repy_files):
     restrictions, program = repy_files("log('on', 'kernel')\n")
     out = run_repy(restrictions, program, stack="kernel")
     assert (out.returncode, out.stdout) == (0, "on kernel"), out.stderr
+
+
+def processes_naming(text):
+    """The pids of processes whose command line contains `text`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as cmdline:
+                if text.encode() in cmdline.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(vde_unavailable() is not None, reason=str(vde_unavailable()))
+@pytest.mark.parametrize("ending, status", [("exitall()", 0), ("raise ValueError('x')", 1),
+                                            ("pass", 0)])
+def test_a_program_on_a_vdestack_leaves_no_process_behind(repy_files, tmp_path, ending, status):
+    # A VDE stack has a helper process; an exit at once (exitall, an uncaught exception)
+    # cannot tear the stack down, so the runner ends the helper itself.
+    restrictions, program = repy_files(
+        "def end():\n"
+        "  %s\n"
+        "createthread(end)\n" % ending)
+    link = str(tmp_path / "link")
+    out = run_repy(restrictions, program,
+                   stack="stack=vdestack,vnl=ptp://%s,eth,ip=fc00:7f::1/64" % link)
+    assert out.returncode == status, out.stderr
+    deadline = time.monotonic() + 5
+    while processes_naming(link):
+        assert time.monotonic() < deadline, "left behind: %s" % processes_naming(link)
+        time.sleep(0.05)
