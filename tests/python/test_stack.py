@@ -221,3 +221,31 @@ def test_echo_between_two_vdestacks_over_ptp(tmp_path):
     assert client_ctx.getresources().totals["netsend"] == 64 + 8
     assert client_ctx.getresources().totals["loopsend"] == 0
     inbox.close()
+
+
+@pytest.mark.skipif(vde_unavailable() is not None, reason=str(vde_unavailable()))
+def test_configuration_calls_on_a_vdestack(tmp_path):
+    stack = repy6.Stack("vdestack", ["ptp://%s" % (tmp_path / "link")])
+    vde0 = stack.if_nametoindex("vde0")
+    stack.linksetaddr(vde0, "80:00:42:0e:e7:3a")  # iothpy takes the text ...
+    assert stack.linkgetaddr(vde0) == "80:00:42:0e:e7:3a"
+    stack.linksetaddr(vde0, bytes.fromhex("8000420ee73b"))  # ... or the six bytes
+    assert stack.linkgetaddr(vde0) == "80:00:42:0e:e7:3b"
+    with pytest.raises(repy6.RepyArgumentError):
+        stack.linksetaddr(vde0, b"\x80\x00")
+    stack.linksetmtu(vde0, 1400)
+    stack.linksetupdown(vde0, 1)
+    stack.ipaddr_add(repy6.AF_INET6, "fc00:70::1", 64, vde0)
+    stack.iproute_add(repy6.AF_INET6, "fc00:70::ff")
+    stack.iproute_del(repy6.AF_INET6, "fc00:70::ff")
+    stack.ipaddr_del(repy6.AF_INET6, "fc00:70::1", 64, vde0)
+    stack.iothconfig("iface=vde0,ip=fc00:71::5/64")
+    stack.iothdns_update("nameserver fc00:71::53\n")
+    with pytest.raises(repy6.NetworkError, match="nosuch0"):
+        stack.iplink_del("nosuch0")
+    # The address the configuration gave exists in the stack, for the Repy calls too.
+    inbox = repy6.Context(repy6.Policy.unlimited(), stack).listenformessage_ipv6(
+        "fc00:71::5", free_port())
+    inbox.close()
+    with pytest.raises(repy6.AddressBindingError):
+        repy6.Context(repy6.Policy.unlimited(), stack).listenformessage_ipv6("fc00:70::1", 4000)
