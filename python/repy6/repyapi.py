@@ -193,8 +193,9 @@ def namespace(program, callargs):
 
     def log(*args):
         text = " ".join(str(arg) for arg in args)
-        # Repy's data is Latin-1 text, one character a byte: log what arrived as it
-        # arrived. Text beyond Latin-1 (made by the program itself) goes out as UTF-8.
+        # A Repy str is bytes, one character each (the program's text and its data are
+        # read that way), so it goes out byte for byte. Text beyond Latin-1, which only
+        # the program's own \u escapes can make, goes out as UTF-8.
         try:
             data = text.encode("latin-1")
         except UnicodeEncodeError:

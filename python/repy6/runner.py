@@ -12,13 +12,13 @@ How a program ends, as in Repy:
 """
 
 import argparse
+import codecs
 import json
 import os
 import signal
 import sys
 import threading
 import time
-import tokenize
 import traceback
 
 from . import _repy6, py2compat, repyapi
@@ -88,17 +88,22 @@ class Program:
         """Ends the process at once with `status`, from any thread; the first call wins
         and any later one waits for the end. `uncaught`: an exception to report first."""
         self._exiting.acquire()
-        if uncaught is not None:
-            _print_uncaught(uncaught)
-        self.write_report()
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        if self._own_stack:
-            _end_children()
-        os._exit(status)
+        try:
+            if uncaught is not None:
+                _print_uncaught(uncaught)
+            self.write_report()
+        except BaseException as problem:  # the exit happens all the same
+            print("python3 -m repy6: %s" % problem, file=sys.stderr)
+            status = status or 1
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            if self._own_stack:
+                _end_children()
+            os._exit(status)
 
     def write_report(self):
         """--report FILE: the context's limits, usage and totals as JSON."""
@@ -161,15 +166,15 @@ def _end_children():
 
 
 def _read_program(path):
+    """The program's text, one character a byte of the file. A Repy program is Python 2,
+    whose string literals are the bytes written in the file ("caf\xc3\xa9" for "café"
+    in UTF-8): read as Latin-1 they stay those bytes, go out on the network as those
+    bytes and come out of log() as those bytes, as they would in Repy."""
     with open(path, "rb") as source:
         data = source.read()
-    # A coding cookie wins, as in Python; without one, text that is not UTF-8 is read
-    # as Latin-1 (Repy programs are Python 2, whose strings were bytes).
-    encoding, _ = tokenize.detect_encoding(iter(data.splitlines(keepends=True)).__next__)
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    return data.decode("latin-1")
 
 
 def _arguments(argv):
@@ -202,7 +207,9 @@ def main(argv=None):
         return 1
     program = Program(_repy6.Context(policy, stack), policy, options.report,
                       own_stack=options.stack is not None)
-    names = repyapi.namespace(program, options.args)
+    # Arguments are bytes too, like the program's own strings (see _read_program).
+    callargs = [os.fsencode(arg).decode("latin-1") for arg in options.args]
+    names = repyapi.namespace(program, callargs)
     try:
         code = compile(py2compat.rewrite(source), options.program, "exec", dont_inherit=True)
         exec(code, names)

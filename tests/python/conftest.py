@@ -126,7 +126,7 @@ def repy_files(tmp_path):
         restrictions = tmp_path / "restrictions"
         restrictions.write_text(restrictions_text)
         program = tmp_path / "program.r2py"
-        program.write_text(program_text)
+        program.write_text(program_text, encoding="utf-8")
         return restrictions, program
 
     return write

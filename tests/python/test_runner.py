@@ -25,13 +25,20 @@ def test_a_program_that_ends_exits_0_and_log_adds_no_newline(repy_files):
     assert out.stderr == ""
 
 
+def test_a_programs_strings_are_the_bytes_of_its_file(repy_files):
+    # As in Python 2: "café" written in UTF-8 is five bytes, and log() gives them back.
+    restrictions, program = repy_files("s = 'caf\u00e9'\nlog(s, len(s))\n")
+    out = run_repy(restrictions, program)
+    assert (out.returncode, out.stdout) == (0, "caf\u00e9 5"), out.stderr
+
+
 def test_callfunc_callargs_mycontext(repy_files):
     restrictions, program = repy_files(
         "if callfunc == 'initialize':\n"
         "  mycontext['n'] = len(callargs)\n"
         "  log(mycontext['n'], ','.join(callargs), type(mycontext).__name__)\n")
-    out = run_repy(restrictions, program, "one", "--two", "3")
-    assert out.stdout == "3 one,--two,3 dict"
+    out = run_repy(restrictions, program, "one", "--two", "caf\u00e9")
+    assert out.stdout == "3 one,--two,caf\u00e9 dict"
 
 
 def test_exitall_exits_0_at_once(repy_files):
