@@ -13,6 +13,7 @@ only the network and the resources of the restrictions file are policed.
 
 import builtins
 import os
+import reprlib
 import threading
 import time
 
@@ -51,11 +52,13 @@ def _check_arguments(name, kinds, args, kwargs):
             "%s takes %d argument(s), not %d" % (name, len(kinds), len(args)))
     for position, (kind, value) in enumerate(zip(kinds, args), start=1):
         if not _kind_allows(kind, value):
-            raise _repy6.RepyArgumentError("%s: argument %d must be of type %s, not %s (%r)"
-                                           % (name, position, kind, type(value).__name__, value))
+            raise _repy6.RepyArgumentError("%s: argument %d must be of type %s, not %s (%s)"
+                                           % (name, position, kind, type(value).__name__,
+                                              reprlib.repr(value)))
         if kind in (_calls.INT, _calls.FLOAT) and value < 0:
             raise _repy6.RepyArgumentError(
-                "%s: argument %d must not be negative, not %r" % (name, position, value))
+                "%s: argument %d must not be negative, not %s"
+                % (name, position, reprlib.repr(value)))
 
 
 def _checked(name, kinds, function):

@@ -3,6 +3,7 @@ line of output with a deadline."""
 
 import os
 import pathlib
+import random
 import selectors
 import socket
 import subprocess
@@ -46,11 +47,11 @@ def free_ports(count, host="::1"):
 
 def free_ports_among(candidates, count):
     """`count` ports of `candidates` that are free now (the example restrictions files
-    allow a fixed range)."""
-    chosen = [port for port in candidates if port_is_free(port)][:count]
-    if len(chosen) < count:
+    allow a fixed range), drawn at random so that parallel tests rarely want the same."""
+    free = [port for port in candidates if port_is_free(port)]
+    if len(free) < count:
         pytest.skip("fewer than %d of the ports %s are free" % (count, list(candidates)))
-    return chosen
+    return random.sample(free, count)
 
 
 def runner_command(restrictions, program, *args, stack=None, report=None):
