@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Builds the examples (release preset) and runs them over ::1: a TCP echo server and its
-# client, then a UDP echo server and its client, then a client the restrictions stop.
-# Last, the TCP pair again, each program on its own user-level VDE stack, the two joined
-# by a VDE ptp:// link (skipped, with the reason, where vdestacks cannot be made).
+# client, then a UDP echo server and its client, then a client the restrictions stop,
+# then a Repy program pair run by repy6's Python runner. Last, the TCP pair again, each
+# program on its own user-level VDE stack, the two joined by a VDE ptp:// link (skipped,
+# with the reason, where vdestacks cannot be made).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/deps.sh
 cmake --preset release
 cmake --build --preset release \
-  --target tcp_echo_server tcp_echo_client udp_echo_server udp_echo_client
+  --target tcp_echo_server tcp_echo_client udp_echo_server udp_echo_client _repy6
 
 bin=build/release/examples
 work=$(mktemp -d)
@@ -38,14 +39,18 @@ free_port() {
   return 1
 }
 
-# start_server PROGRAM tcp|udp: runs PROGRAM for one client on a free port and waits
+# start_server tcp|udp COMMAND...: runs COMMAND, with PORT in its arguments replaced by
+# a free port (or, when the array `ports` is set, by each of those in turn), and waits
 # (at most 10 s) for its "listening on" line; sets server_pid and port.
 start_server() {
-  local program=$1 proto=$2 attempt deadline
+  local proto=$1 attempt deadline
+  shift
+  local candidates=("${ports[@]:-}")
   for attempt in 1 2 3 4 5; do
-    port=$(free_port "$proto")
+    port=${candidates[attempt - 1]:-}
+    [[ -n $port ]] || port=$(free_port "$proto")
     : >"$work/server.log"  # there before the loop below reads it
-    "$bin/$program" --local-ip ::1 --local-port "$port" --count 1 >"$work/server.log" 2>&1 &
+    "${@//PORT/$port}" >"$work/server.log" 2>&1 &
     server_pid=$!
     deadline=$((SECONDS + 10))
     while ((SECONDS < deadline)); do
@@ -59,7 +64,7 @@ start_server() {
       sleep 0.05
     done
     stop_server
-    echo "demo.sh: $program did not start on port $port (attempt $attempt):" >&2
+    echo "demo.sh: $1 did not start on port $port (attempt $attempt):" >&2
     sed 's/^/  server | /' "$work/server.log" >&2
   done
   return 1
@@ -77,14 +82,14 @@ finish_server() {
 
 echo
 echo "== TCP: tcp_echo_server and tcp_echo_client on ::1"
-start_server tcp_echo_server tcp
+start_server tcp "$bin/tcp_echo_server" --local-ip ::1 --local-port PORT --count 1
 "$bin/tcp_echo_client" --remote-ip ::1 --remote-port "$port" \
   --message "hello over TCP from the repy6 demo" | sed 's/^/  client | /'
 finish_server
 
 echo
 echo "== UDP: udp_echo_server and udp_echo_client on ::1"
-start_server udp_echo_server udp
+start_server udp "$bin/udp_echo_server" --local-ip ::1 --local-port PORT --count 1
 "$bin/udp_echo_client" --remote-ip ::1 --remote-port "$port" \
   --message "hello over UDP from the repy6 demo" | sed 's/^/  client | /'
 finish_server
@@ -100,6 +105,19 @@ if ((status == 0)); then
   echo "demo.sh: the restricted client should have been refused" >&2
   exit 1
 fi
+
+echo
+echo "== Repy: examples/repy/tcp_echo_server.r2py and tcp_echo_client.r2py, Repy V2 programs"
+echo "   in Repy's own dialect, run by repy6's runner under examples/repy/tcp_echo.restrictions"
+# Debian's interpreter, whatever python comes first on PATH; the module from the build tree.
+export PYTHONPATH=build/release/python
+repy=(/usr/bin/python3 -m repy6 examples/repy/tcp_echo.restrictions)
+ports=(12345 12347 12349 12351 12353)  # the restrictions allow 12345..12354
+start_server tcp "${repy[@]}" examples/repy/tcp_echo_server.r2py ::1 PORT 1
+unset ports
+"${repy[@]}" examples/repy/tcp_echo_client.r2py ::1 "$port" ::1 "$((port + 1))" \
+  hello from a Repy program | sed 's/^/  client | /'
+finish_server
 
 echo
 echo "== VDE: tcp_echo_server and tcp_echo_client on two vdestacks joined by a ptp:// link;"

@@ -9,6 +9,7 @@ packages=(
   libc-ares-dev libnl-3-dev libnl-route-3-dev libnl-idiag-3-dev
   libvdestack-dev libvdeplug-dev vdeplug
   dnsmasq-base iproute2 clang-format
+  python3 python3-dev pybind11-dev python3-pytest
 )
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then

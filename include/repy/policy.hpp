@@ -3,7 +3,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "repy/export.hpp"
 
@@ -43,6 +45,13 @@ class Policy {
   /// Limit of a resource by Repy name (+infinity where unlimited).
   /// @throws RepyArgumentError for a name Repy does not know.
   REPY6_API double limit(std::string_view resource) const;
+
+  /// The Repy resources the restrictions text has a `resource` line for, in Repy's
+  /// order (netsend, netrecv, ...; messport and connport last); empty for unlimited().
+  /// A Repy program's getresources() reports exactly these. The address extensions
+  /// (ip, iface, nootherips) are options, not resources, and are not listed.
+  /// @throws no Repy error (only std::bad_alloc).
+  std::vector<std::string> named_resources() const;
 
   /// Whether a TCP local port is allowed (`connport`); false outside 1..65535.
   /// @throws nothing.

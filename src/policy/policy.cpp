@@ -66,6 +66,15 @@ double Policy::limit(std::string_view resource) const {
   return data_->limit(*r);
 }
 
+std::vector<std::string> Policy::named_resources() const {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < detail::resource_count; ++i) {
+    if (data_->named[i])
+      names.emplace_back(detail::resource_name(static_cast<detail::Resource>(i)));
+  }
+  return names;
+}
+
 bool Policy::allows_connport(int port) const {
   return valid_port(port) && (data_->any_port || data_->connports.count(port) != 0);
 }

@@ -50,6 +50,9 @@ ResourceKind resource_kind(Resource r) noexcept;
 struct PolicyData {
   /// Limit per resource (individual ones unused); +infinity where unlimited.
   std::array<double, resource_count> limits{};
+  /// Which resources the restrictions text has a `resource` line for (none for an
+  /// unlimited policy): Repy's getresources() reports exactly those.
+  std::array<bool, resource_count> named{};
   /// Every port allowed (Policy::unlimited); otherwise only the sets below.
   bool any_port = false;
   std::set<int> connports;

@@ -127,14 +127,18 @@ class Parser {
     if (!resource) fail(fmt::format("unknown resource {}", quote(name)));
     const double number = read_value(name, value);
     const ResourceKind kind = resource_kind(*resource);
-    if (kind == ResourceKind::individual) return add_port(*resource, name, value, number);
+    auto index = static_cast<std::size_t>(*resource);
+    if (kind == ResourceKind::individual) {
+      add_port(*resource, name, value, number);
+      data_.named[index] = true;
+      return;
+    }
     // Counts are whole in Repy; only rates may be fractions.
     if (kind != ResourceKind::renewable && number != std::floor(number)) {
       fail(fmt::format("value of {} must be a whole number, not {}", name, quote(value)));
     }
-    auto index = static_cast<std::size_t>(*resource);
-    if (seen_[index]) fail(fmt::format("resource {} is given twice", name));
-    seen_[index] = true;
+    if (data_.named[index]) fail(fmt::format("resource {} is given twice", name));
+    data_.named[index] = true;
     data_.limits[index] = number;
   }
 
@@ -201,7 +205,6 @@ class Parser {
   std::string_view line_;
   std::size_t line_number_ = 0;
   PolicyData data_;
-  std::array<bool, resource_count> seen_{};
   bool seen_nootherips_ = false;
 };
 

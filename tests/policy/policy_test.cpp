@@ -18,6 +18,7 @@
 #include <limits>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/access.hpp"
 #include "core/error_map.hpp"
@@ -125,6 +126,21 @@ TEST(policy_test, twoports_sample_loads_exactly) {
   EXPECT_FALSE(p.allows_connport(12347));
   EXPECT_TRUE(repy::detail::data(p).preferences.empty());
   EXPECT_FALSE(repy::detail::data(p).nootherips);
+}
+
+TEST(policy_test, named_resources_are_the_lines_of_the_text) {
+  Policy p = Policy::parse(
+      "resource connport 2000\n"
+      "resource loopsend 0\n"  // named even though its limit is the default
+      "resource netsend 5\n"
+      "resource connport 2001\n"  // a repeated port line names connport once
+      "resource ip ::1\n"         // options, not resources
+      "resource nootherips 1\n"
+      "call gethostbyname_ex allow\n");
+  EXPECT_EQ(p.named_resources(), (std::vector<std::string>{"netsend", "loopsend", "connport"}));
+  EXPECT_TRUE(Policy::unlimited().named_resources().empty());
+  EXPECT_TRUE(Policy::parse("# nothing\n").named_resources().empty());
+  EXPECT_EQ(Policy::load(data_dir / "twoports.txt").named_resources().size(), 17u);
 }
 
 TEST(policy_test, tight_sample_loads) {
