@@ -64,14 +64,13 @@ void bind_context(py::module_& m) {
   // SPEC 9: Repy V2's IPv4 calls.
   ctx.def("gethostbyname", &Context::gethostbyname, "name"_a, released());
   ctx.def("getmyip", &Context::getmyip, released());
-  ctx.def("sendmessage", with_data<2>(&Context::sendmessage), "destip"_a, "destport"_a,
-          "message"_a, "localip"_a, "localport"_a, released());
+  ctx.def("sendmessage", with_data<2>(&Context::sendmessage), "destip"_a, "destport"_a, "message"_a,
+          "localip"_a, "localport"_a, released());
   ctx.def("openconnection", &Context::openconnection, "destip"_a, "destport"_a, "localip"_a,
           "localport"_a, "timeout"_a, released());
   ctx.def("listenforconnection", &Context::listenforconnection, "localip"_a, "localport"_a,
           released());
-  ctx.def("listenformessage", &Context::listenformessage, "localip"_a, "localport"_a,
-          released());
+  ctx.def("listenformessage", &Context::listenformessage, "localip"_a, "localport"_a, released());
 
   // The first use loads REPY_RESTRICTIONS, a file read.
   m.def(
