@@ -95,13 +95,13 @@ std::shared_ptr<SocketWatcher> SocketBase::watcher(const void* key,
   // close_fd() marks the socket closed before it takes the watchers, and closes the fd
   // only after: while this lock is held and the socket is open, fd_ is valid.
   if (closed()) return nullptr;
-  for (auto& [k, w] : watchers_) {
-    if (k != key) continue;
-    if (!w->detached()) return w;
-    w = make(fd_.get());
-    return w;
-  }
-  return watchers_.emplace_back(key, make(fd_.get())).second;
+  auto found = std::find_if(watchers_.begin(), watchers_.end(),
+                            [&](const auto& entry) { return entry.first == key; });
+  if (found != watchers_.end() && !found->second->detached()) return found->second;
+  auto made = make(fd_.get());
+  if (!made) return nullptr;
+  if (found != watchers_.end()) return found->second = std::move(made);
+  return watchers_.emplace_back(key, std::move(made)).second;
 }
 
 void SocketBase::tell_watchers() noexcept {
