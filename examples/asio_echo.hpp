@@ -6,6 +6,7 @@
 //   asio::co_spawn(io, examples::asio_echo::serve(server, stats), asio::detached);
 #pragma once
 
+// First: Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
 #include <algorithm>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
