@@ -6,7 +6,11 @@
 //   asio::co_spawn(io, examples::asio_echo::serve(server, stats), asio::detached);
 #pragma once
 
+// clang-format off
 // First: Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+// clang-format on
+
 #include <algorithm>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,7 +22,6 @@
 #include <functional>
 #include <repy/asio.hpp>
 #include <string>
-#include <utility>
 
 namespace examples::asio_echo {
 

@@ -3,7 +3,11 @@
 // that it comes back, under an optional Repy restrictions file.
 //
 //   asio_echo_client --remote-ip ::1 --remote-port 12345 --connections 100
+// clang-format off
 // First: Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+// clang-format on
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -14,7 +18,6 @@
 #include <iostream>
 #include <repy/asio.hpp>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "common.hpp"

@@ -3,7 +3,11 @@
 // optional Repy restrictions file. The loop itself is examples/asio_echo.hpp.
 //
 //   asio_echo_server --local-ip ::1 --local-port 12345 --count 100
+// clang-format off
 // First: Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+// clang-format on
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -11,7 +15,6 @@
 #include <exception>
 #include <iostream>
 #include <string>
-#include <utility>
 
 #include "asio_echo.hpp"
 #include "common.hpp"
