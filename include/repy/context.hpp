@@ -53,8 +53,8 @@ class REPY6_API PendingConnection {
   std::optional<TCPSocket> finish();
 
  private:
+  // Set by detail::Access: an exported constructor would name a detail type.
   friend struct detail::Access;
-  explicit PendingConnection(std::unique_ptr<detail::Connecting> impl) noexcept;
   std::unique_ptr<detail::Connecting> impl_;
 };
 

@@ -67,7 +67,9 @@ TCPSocket finish_connection(Connecting& c) {
 }
 
 PendingConnection Access::make_pending(std::unique_ptr<Connecting> impl) noexcept {
-  return PendingConnection(std::move(impl));
+  PendingConnection pending;
+  pending.impl_ = std::move(impl);
+  return pending;
 }
 
 }  // namespace detail
@@ -75,8 +77,6 @@ PendingConnection Access::make_pending(std::unique_ptr<Connecting> impl) noexcep
 using namespace detail;
 
 PendingConnection::PendingConnection() noexcept = default;
-PendingConnection::PendingConnection(std::unique_ptr<Connecting> impl) noexcept
-    : impl_(std::move(impl)) {}
 PendingConnection::PendingConnection(PendingConnection&& other) noexcept = default;
 PendingConnection& PendingConnection::operator=(PendingConnection&& other) noexcept = default;
 PendingConnection::~PendingConnection() = default;
