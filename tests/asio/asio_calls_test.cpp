@@ -1,9 +1,11 @@
 // <repy/asio.hpp>'s context calls: async_openconnection_ipv6 refused, timed out and
 // connected, event-driven, with the plain call's charges and outsocket holds (a failed
-// one holds nothing); async_sendmessage_ipv6 waits for the nanny on a timer; the IPv4
-// forms of SPEC section 9.
+// one holds nothing); async_sendmessage_ipv6 waits for the nanny on a timer, and for a
+// full send buffer instead of raising SocketWouldBlockError; the IPv4 forms of SPEC
+// section 9.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
@@ -11,6 +13,7 @@
 #include <string>
 
 #include "asio_support.hpp"
+#include "host_stack.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -149,6 +152,39 @@ TEST(asio_calls_test, openconnection_and_sendmessage_wait_for_the_nanny_on_a_tim
   EXPECT_GE(opened.at, ready);
   EXPECT_LT(sent.at, ready + 1s);
   EXPECT_GE(ticker.ticks, 10) << "the rate wait blocked the io_context thread";
+}
+
+// The host stack, but the first `full` datagrams find the send buffer full.
+class FullBufferStack final : public repy_test::HostStack {
+ public:
+  std::atomic<int> full{3};
+  repy::detail::SysResult<std::size_t> sendto(int fd, const void* data, std::size_t size, int flags,
+                                              const sockaddr_in6& to) noexcept override {
+    if (full.fetch_sub(1) > 0) return {0, EAGAIN};
+    return StackImpl::sendto(fd, data, size, flags, to);
+  }
+};
+
+TEST(asio_calls_test, sendmessage_waits_out_a_full_send_buffer_instead_of_raising) {
+  auto stack = std::make_shared<FullBufferStack>();
+  repy::Context ctx(repy::Policy::unlimited(), repy::detail::Access::make_stack(stack));
+  auto ports = free_ports(2);
+  auto udp = ctx.listenformessage_ipv6("::1", ports[0]);
+  // What the plain call says of a full buffer: the asynchronous one waits instead.
+  EXPECT_THROW(ctx.sendmessage_ipv6("::1", ports[0], "plain", "::1", ports[1]),
+               repy::SocketWouldBlockError);
+  const auto before = repy_test::net_totals(ctx);
+  asio::io_context io;
+  Got<std::size_t> sent;
+  repy::async_sendmessage_ipv6(io.get_executor(), ctx, "::1", ports[0], "async", "::1", ports[1],
+                               into(sent));
+  ASSERT_TRUE(run_until(io, [&] { return sent.done(); }));
+  ASSERT_EQ(sent.error, nullptr);
+  EXPECT_EQ(sent.value, 5u);
+  EXPECT_LE(stack->full, -1) << "the send was not tried again after the buffer was full";
+  EXPECT_EQ((repy_test::net_totals(ctx) - before).loopsend, 64.0 + 5);
+  ASSERT_TRUE(udp.wait_readable(5s));
+  EXPECT_EQ(udp.getmessage().message, "async");
 }
 
 TEST(asio_calls_test, the_ipv4_calls_connect_and_send_with_dotted_addresses) {

@@ -19,8 +19,7 @@
 #include <vector>
 
 #include "asio_support.hpp"
-#include "core/access.hpp"
-#include "stack/stack_impl.hpp"
+#include "host_stack.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -53,29 +52,15 @@ repy_test::Pair throttled_pair(int rate, std::size_t backlog) {
 // ---- charges: the plain calls'
 
 // The host stack, but each send takes at most 10000 bytes; counts the sends that sent.
-class CappedStack final : public repy::detail::StackImpl {
+class CappedStack final : public repy_test::HostStack {
  public:
   std::atomic<int> sends{0};
-  std::string_view kind() const noexcept override { return "capped"; }
-  int make_socket(int family, int type, int protocol) noexcept override {
-    return host().make_socket(family, type, protocol);
-  }
-  std::vector<repy::AddrInfo> resolve(std::string_view name, std::string_view port, int family,
-                                      int type, int proto, int flags) override {
-    return host().resolve(name, port, family, type, proto, flags);
-  }
-  std::vector<boost::asio::ip::address_v6> interface_addresses(std::string_view ifname) override {
-    return host().interface_addresses(ifname);
-  }
   repy::detail::SysResult<std::size_t> send(int fd, const void* data, std::size_t size,
                                             int flags) noexcept override {
     auto sent = StackImpl::send(fd, data, std::min<std::size_t>(size, 10000), flags);
     if (sent && sent.value > 0) ++sends;
     return sent;
   }
-
- private:
-  static repy::detail::StackImpl& host() { return repy::detail::impl(repy::Stack::host()); }
 };
 
 TEST(asio_test, async_send_is_charged_as_the_sends_it_takes) {

@@ -183,7 +183,9 @@ class SendMessageOp {
     std::string message;
     // A datagram socket whose send buffer is full (a busy listener's, which sends
     // replies) is the context's own and cannot be watched from here; the kernel empties
-    // it as datagrams leave, so the send is tried again after a growing pause.
+    // it as datagrams leave, so the send is tried again after a pause that grows while
+    // the buffer stays full.
+    bool buffer_full = false;
     clock::duration pause{};
   };
 
@@ -217,6 +219,7 @@ class SendMessageOp {
                                                      s.localport);
     } catch (const SocketWouldBlockError&) {
       using namespace std::chrono_literals;
+      s.buffer_full = true;
       s.pause = std::clamp<clock::duration>(s.pause * 2, 1ms, 64ms);
       return std::nullopt;
     }
@@ -224,7 +227,7 @@ class SendMessageOp {
 
   clock::time_point next_try() {
     State& s = *state_;
-    if (s.pause != clock::duration::zero()) return clock::now() + std::exchange(s.pause, {});
+    if (std::exchange(s.buffer_full, false)) return clock::now() + s.pause;
     return s.context.rate_ready_at(Context::RateCall::sendmessage, s.destip);
   }
 

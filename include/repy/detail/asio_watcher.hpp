@@ -54,12 +54,14 @@ class Watcher final : public SocketWatcher, public std::enable_shared_from_this<
   void detach() noexcept { let_go(true); }
 
   /// Runs `handler` (with an error_code) once the fd is ready for `what`, or at once
-  /// when the socket was let go.
+  /// when the socket was let go or an armed deadline has passed.
   template <class Handler>
   void wait_ready(wait_type what, Handler&& handler) {
     {
       std::lock_guard lock(mutex_);
-      if (descriptor_) return descriptor_->async_wait(what, std::forward<Handler>(handler));
+      if (descriptor_ && !deadline_passed_) {
+        return descriptor_->async_wait(what, std::forward<Handler>(handler));
+      }
     }
     net::post(std::forward<Handler>(handler));
   }
@@ -79,22 +81,28 @@ class Watcher final : public SocketWatcher, public std::enable_shared_from_this<
     net::post(std::forward<Handler>(handler));
   }
 
-  /// For a connect: at `deadline`, ends the waits for readiness.
+  /// For a connect: at `deadline`, ends the waits for readiness, and those that start
+  /// later, until disarm().
   void arm_deadline(clock::time_point deadline) {
     std::lock_guard lock(mutex_);
     if (!descriptor_) return;
+    deadline_passed_ = false;
     timer().expires_at(deadline);
     timer().async_wait([weak = weak_from_this()](const boost::system::error_code& error) {
       auto self = weak.lock();
       if (error || !self) return;
       std::lock_guard again(self->mutex_);
+      // Also for a wait about to start on another thread: it must not outlive the
+      // deadline either.
+      self->deadline_passed_ = true;
       if (self->descriptor_) self->descriptor_->cancel();
     });
   }
 
-  /// Ends the wait of arm_deadline().
+  /// Ends arm_deadline().
   void disarm() noexcept {
     std::lock_guard lock(mutex_);
+    deadline_passed_ = false;
     if (timer_) timer_->cancel();
   }
 
@@ -110,6 +118,7 @@ class Watcher final : public SocketWatcher, public std::enable_shared_from_this<
   const int fd_;
   std::optional<net::posix::stream_descriptor> descriptor_;  // empty once let go
   std::optional<net::steady_timer> timer_;
+  bool deadline_passed_ = false;
   std::atomic<bool> detached_{false};
 };
 
