@@ -99,14 +99,8 @@ TEST(asio_calls_test, a_refused_openconnection_charges_and_holds_nothing) {
 }
 
 TEST(asio_calls_test, an_openconnection_that_gets_no_answer_times_out_on_a_timer) {
-  // Backlog 0 holds one completed connection; further SYNs are dropped, so the connect
-  // can only end by its timeout.
-  repy_test::Fd listener = repy_test::raw_listener(0, 0);
-  const int port = local_port(listener.get());
-  repy_test::Fd filler(::socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  const sockaddr_in6 to = repy_test::loopback_address(port);
-  ::connect(filler.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to);
-  ASSERT_TRUE(repy_test::poll_fd(filler.get(), POLLOUT));
+  repy_test::SilentListener silent;
+  const int port = silent.port;
   repy::Context ctx;
   asio::io_context io;
   Ticker ticker(io);  // the io_context's reactor is made here

@@ -202,13 +202,8 @@ int abandon_operations(repy_test::Pair& p, repy_test::Pair& slow, int full_port,
 TEST(asio_test, destroying_the_io_context_with_operations_pending_calls_no_handler) {
   auto p = connected_pair();
   auto slow = throttled_pair(1000, 3000);
-  // A listener whose backlog is full: a connect to it stays under way.
-  repy_test::Fd full = repy_test::raw_listener(0, 0);
-  const int full_port = repy_test::local_port(full.get());
-  repy_test::Fd filler(::socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  const sockaddr_in6 to = repy_test::loopback_address(full_port);
-  ::connect(filler.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to);
-  ASSERT_TRUE(repy_test::poll_fd(filler.get(), POLLOUT));
+  repy_test::SilentListener silent;  // a connect to it stays under way
+  const int full_port = silent.port;
   const int fds = repy_test::open_fd_count();
   const double outsockets = repy_test::usage(p.ctx, "outsockets");
   // Twice on the same sockets: the second io_context finds the first one's watchers

@@ -136,14 +136,9 @@ TEST(event_steps_test, a_failed_pending_connection_gives_back_the_outsocket_and_
 }
 
 TEST(event_steps_test, a_pending_connection_without_an_answer_is_not_done_until_its_deadline) {
-  repy_test::Fd listener = repy_test::raw_listener(0, 0);
-  const int port = local_port(listener.get());
-  repy_test::Fd filler(::socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  const sockaddr_in6 to = repy_test::loopback_address(port);
-  ::connect(filler.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to);
-  ASSERT_TRUE(repy_test::poll_fd(filler.get(), POLLOUT));
+  repy_test::SilentListener silent;
   Context ctx;
-  auto pending = ctx.start_openconnection_ipv6("::1", port, "::1", free_ports(1)[0], 0.2);
+  auto pending = ctx.start_openconnection_ipv6("::1", silent.port, "::1", free_ports(1)[0], 0.2);
   ASSERT_TRUE(pending);
   EXPECT_EQ(pending->finish(), std::nullopt);
   EXPECT_FALSE(repy_test::poll_fd(pending->native_handle(), POLLOUT, 100ms));

@@ -130,21 +130,17 @@ struct Send {
   std::size_t partial() const { return sent; }
 };
 
-struct Accept {
-  using result_type = Connection;
+// What a listener takes: one connection or datagram that has arrived.
+template <class Socket, class R, std::optional<R> (Socket::*Take)()>
+struct Taking {
+  using result_type = R;
   static constexpr wait_type ready_for = wait_type::wait_read;
-  TCPServerSocket socket;
-  std::optional<Connection> operator()() { return socket.try_getconnection(); }
-  Connection partial() const { return {}; }
+  Socket socket;
+  std::optional<R> operator()() { return (socket.*Take)(); }
+  R partial() const { return {}; }
 };
-
-struct Receive {
-  using result_type = Message;
-  static constexpr wait_type ready_for = wait_type::wait_read;
-  UDPServerSocket socket;
-  std::optional<Message> operator()() { return socket.try_getmessage(); }
-  Message partial() const { return {}; }
-};
+using Accept = Taking<TCPServerSocket, Connection, &TCPServerSocket::try_getconnection>;
+using Receive = Taking<UDPServerSocket, Message, &UDPServerSocket::try_getmessage>;
 
 /// The arguments of openconnection/sendmessage and what their operation waits with; on
 /// the heap, so that the timer stays put while the operation moves.
