@@ -222,10 +222,15 @@ repy::UDPServerSocket listen_somewhere(repy::Context& context, int& port) {
 
 /// Every <repy/asio.hpp> operation once over ::1, with callbacks, on ports that were
 /// free a moment ago.
-void asio_round_trip(repy::Context& context, int udp_port, int tcp_port, int client_port) {
+void asio_round_trip(repy::Context& context) {
+  int udp_port = 0;
+  int tcp_port = 0;
+  int client_port = 0;
+  repy::UDPServerSocket udp = listen_somewhere(context, udp_port);
+  listen_somewhere(context, tcp_port).close();
+  listen_somewhere(context, client_port).close();
   boost::asio::io_context io;
   const Executor ex = io.get_executor();
-  repy::UDPServerSocket udp = context.listenformessage_ipv6("::1", udp_port);
   repy::TCPServerSocket server = context.listenforconnection_ipv6("::1", tcp_port);
   std::string echoed;
   std::size_t datagram = 0;
@@ -318,11 +323,7 @@ int main() {
     client.close();
     check(context.getresources().usage["insockets"] == 0.0, "closing gives insockets back");
 
-    int tcp_port = 0;
-    int from_port = 0;
-    listen_somewhere(context, tcp_port).close();
-    listen_somewhere(context, from_port).close();
-    asio_round_trip(context, server_port, tcp_port, from_port);
+    asio_round_trip(context);
   } catch (const repy::RepyException& e) {
     std::printf("FAIL: %s\n", e.what());
     return 1;
