@@ -5,9 +5,9 @@
 // Asio's own sockets try speculatively, and waits only when the call has nothing now:
 // for readiness on the reactor of the executor's context, or for the nanny on a timer
 // set to rate_ready_at(). No thread blocks. What an operation waits with outlives it:
-// per socket and execution context one Watcher (repy/detail/asio_watcher.hpp) holds the socket's reactor registration
-// (an Asio descriptor on the socket's own fd, released and never closed by Asio) and
-// its nanny timer, made on the first wait and kept until close() of the socket, which
+// per socket and execution context one Watcher (repy/detail/asio_watcher.hpp) holds the socket's
+// reactor registration (an Asio descriptor on the socket's own fd, released and never closed by
+// Asio) and its nanny timer, made on the first wait and kept until close() of the socket, which
 // tells the watcher closing() before the fd is closed. That ends every wait on the
 // socket, and each operation then finds the socket closed (SocketClosedLocal). A
 // service of the execution context holds the watchers too, so that destroying the
