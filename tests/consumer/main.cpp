@@ -207,13 +207,19 @@ int free_udp_port() {
   return port;
 }
 
-/// listenformessage_ipv6 on a free port; another process may take the port between the
-/// probe and the bind, so a busy port is retried with a new one.
-repy::UDPServerSocket listen_somewhere(repy::Context& context, int& port) {
+/// listenformessage_ipv6 (or, with `tcp`, listenforconnection_ipv6) on a free port;
+/// another process may take the port between the probe and the bind, so a busy port is
+/// retried with a new one.
+template <bool tcp = false>
+auto listen_somewhere(repy::Context& context, int& port) {
   for (int attempt = 0;; ++attempt) {
     port = free_udp_port();
     try {
-      return context.listenformessage_ipv6("::1", port);
+      if constexpr (tcp) {
+        return context.listenforconnection_ipv6("::1", port);
+      } else {
+        return context.listenformessage_ipv6("::1", port);
+      }
     } catch (const repy::NetworkError&) {
       if (attempt == 20) throw;
     }
@@ -227,11 +233,10 @@ void asio_round_trip(repy::Context& context) {
   int tcp_port = 0;
   int client_port = 0;
   repy::UDPServerSocket udp = listen_somewhere(context, udp_port);
-  listen_somewhere(context, tcp_port).close();
-  listen_somewhere(context, client_port).close();
+  repy::TCPServerSocket server = listen_somewhere<true>(context, tcp_port);
+  listen_somewhere<true>(context, client_port).close();
   boost::asio::io_context io;
   const Executor ex = io.get_executor();
-  repy::TCPServerSocket server = context.listenforconnection_ipv6("::1", tcp_port);
   std::string echoed;
   std::size_t datagram = 0;
   std::string message;
