@@ -315,21 +315,21 @@ inline bool same_address(std::string_view a, std::string_view b) {
 }
 
 /// Local ports a client on `local_ip` may try when --local-port is not given: the ports
-/// the policy allows (TCP: connport, UDP: messport), or a few random high ports under
-/// an unlimited policy. When the client and the server share an address, the server's
+/// the policy allows (TCP: connport, UDP: messport), or `wanted` distinct random high
+/// ports under an unlimited policy. When the client and the server share an address, the server's
 /// port is left out, since Repy refuses a connection or a datagram from an address to
 /// itself.
 /// @throws ResourceForbiddenError, saying why, when no port is left to try.
 inline std::vector<int> candidate_ports(const repy::Context& context, bool tcp,
                                         std::string_view local_ip, std::string_view remote_ip,
-                                        int remote_port) {
+                                        int remote_port, std::size_t wanted = 20) {
   const repy::ResourceReport report = context.getresources();
   const std::set<int>& allowed = tcp ? report.allowed_connports : report.allowed_messports;
   std::vector<int> ports;
   if (report.any_port) {
-    std::mt19937 rng(std::random_device{}());
-    std::uniform_int_distribution<int> pick(49152, 65535);
-    for (int i = 0; i < 20; ++i) ports.push_back(pick(rng));
+    for (int port = 49152; port <= 65535; ++port) ports.push_back(port);
+    std::shuffle(ports.begin(), ports.end(), std::mt19937(std::random_device{}()));
+    ports.resize(std::min(ports.size(), wanted));
   } else {
     ports.assign(allowed.begin(), allowed.end());
   }
@@ -350,6 +350,13 @@ inline std::vector<int> candidate_ports(const repy::Context& context, bool tcp,
                                      " (add a line 'resource " + resource + " PORT')");
 }
 
+/// Whether an error says that a local port is taken (so another one may do).
+inline bool is_busy_port(const repy::NetworkError& e) {
+  return dynamic_cast<const repy::AlreadyListeningError*>(&e) != nullptr ||
+         dynamic_cast<const repy::DuplicateTupleError*>(&e) != nullptr ||
+         dynamic_cast<const repy::CleanupInProgressError*>(&e) != nullptr;
+}
+
 /// Calls `open(port)` for each candidate (a list from candidate_ports(), never empty)
 /// until one is not busy; returns its result and the port it used.
 /// @throws the last busy-port error when all are busy, or whatever `open` throws
@@ -360,10 +367,7 @@ auto open_on_free_port(const std::vector<int>& ports, Open open) {
     try {
       return std::make_pair(open(ports.at(i)), ports.at(i));
     } catch (const repy::NetworkError& e) {
-      const bool busy = dynamic_cast<const repy::AlreadyListeningError*>(&e) != nullptr ||
-                        dynamic_cast<const repy::DuplicateTupleError*>(&e) != nullptr ||
-                        dynamic_cast<const repy::CleanupInProgressError*>(&e) != nullptr;
-      if (!busy || i + 1 == ports.size()) throw;
+      if (!is_busy_port(e) || i + 1 == ports.size()) throw;
     }
   }
 }

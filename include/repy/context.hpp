@@ -1,8 +1,10 @@
 // repy6 — a context ("vessel"): a policy, its accounting, and a stack.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -17,8 +19,44 @@ namespace repy {
 
 namespace detail {
 struct ContextState;
+struct Connecting;
 struct Access;
 }  // namespace detail
+
+/// A TCP connection under way: the first half of openconnection_ipv6 (or
+/// openconnection), from Context::start_openconnection_ipv6, for event loops. Wait until
+/// native_handle() is writable or deadline() has passed, then call finish(). Holds the
+/// call's outsocket meanwhile. Move-only; destroying it abandons the connection.
+class REPY6_API PendingConnection {
+ public:
+  /// Nothing under way.
+  PendingConnection() noexcept;
+  PendingConnection(PendingConnection&& other) noexcept;
+  PendingConnection& operator=(PendingConnection&& other) noexcept;
+  ~PendingConnection();
+
+  /// The connecting socket's fd, to watch for writability (-1 when nothing is under
+  /// way or the socket was handed out). Do not close it: a failed finish() leaves it
+  /// open until this object goes, so that an event loop can deregister it first.
+  int native_handle() const noexcept;
+
+  /// When the connect times out (the call's `timeout` after it started).
+  std::chrono::steady_clock::time_point deadline() const noexcept;
+
+  /// The connected socket, charged as openconnection_ipv6 charges, once the connect
+  /// has completed; nullopt while it is still under way and the deadline has not
+  /// passed. Never waits. Once it returned a socket or threw, nothing is under way: a
+  /// failure gives the outsocket back at once.
+  /// @throws TimeoutError once the deadline has passed; ConnectionRefusedError,
+  /// InternetConnectivityError and the other connect errors of openconnection_ipv6;
+  /// SocketClosedLocal when nothing is under way.
+  std::optional<TCPSocket> finish();
+
+ private:
+  // Set by detail::Access: an exported constructor would name a detail type.
+  friend struct detail::Access;
+  std::unique_ptr<detail::Connecting> impl_;
+};
 
 /// What getresources() reports, by Repy resource name.
 struct ResourceReport {
@@ -119,6 +157,49 @@ class REPY6_API Context {
 
   /// Limits, usage and totals of this context.
   ResourceReport getresources() const;
+
+  // ---- For event loops (<repy/asio.hpp> is built on these): the calls above that
+  //      can wait, in steps that never block. Checks, charges, holds and errors are
+  //      those of the plain call; only "the nanny would make it wait" changes shape.
+
+  /// The calls whose rate waits rate_ready_at() answers for.
+  enum class RateCall {
+    openconnection,  // openconnection_ipv6, openconnection: send and receive rates
+    sendmessage,     // sendmessage_ipv6, sendmessage: the send rate
+  };
+
+  /// When the nanny lets `call` toward `destip` (an IPv6 literal or a dotted IPv4
+  /// address; loopback or not decides the resources) go: not after now means at once,
+  /// time_point::min() when unlimited.
+  /// @throws RepyArgumentError for a bad destip; ResourceExhaustedError when a limit
+  /// the call waits on is 0.
+  std::chrono::steady_clock::time_point rate_ready_at(RateCall call, std::string_view destip) const;
+
+  /// sendmessage_ipv6 that never waits for the nanny: nullopt when it would (then
+  /// rate_ready_at(RateCall::sendmessage, destip) says until when).
+  /// @throws as sendmessage_ipv6.
+  std::optional<std::size_t> try_sendmessage_ipv6(std::string_view destip, int destport,
+                                                  std::string_view message,
+                                                  std::string_view localip, int localport);
+  /// try_sendmessage_ipv6 for IPv4 addresses.
+  /// @throws as sendmessage.
+  std::optional<std::size_t> try_sendmessage(std::string_view destip, int destport,
+                                             std::string_view message, std::string_view localip,
+                                             int localport);
+
+  /// The first half of openconnection_ipv6: its checks, its outsocket, a socket bound
+  /// to the local end and its non-blocking connect started. Never waits: nullopt when
+  /// the nanny would make the call wait (then rate_ready_at(RateCall::openconnection,
+  /// destip) says until when).
+  /// @throws as openconnection_ipv6, for what is known before the connect completes.
+  std::optional<PendingConnection> start_openconnection_ipv6(std::string_view destip, int destport,
+                                                             std::string_view localip,
+                                                             int localport, double timeout);
+  /// start_openconnection_ipv6 for IPv4 addresses.
+  /// @throws as openconnection.
+  std::optional<PendingConnection> start_openconnection(std::string_view destip, int destport,
+                                                        std::string_view localip, int localport,
+                                                        double timeout);
 
   const Policy& policy() const noexcept;
   const Stack& stack() const noexcept;

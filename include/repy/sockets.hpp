@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,27 @@ class TcpServerImpl;
 class UdpServerImpl;
 struct Access;
 }  // namespace detail
+
+/// What an event loop keeps for one socket (its registration with a reactor, its
+/// timers), so that it survives from one operation to the next; see
+/// TCPSocket::watcher(). <repy/asio.hpp> is built on it.
+class REPY6_API SocketWatcher {
+ public:
+  virtual ~SocketWatcher();
+
+  /// Called once by the first close() of the socket, on the thread that closes it,
+  /// after the socket was shut down and before its fd is closed, so that the fd number
+  /// can be deregistered before the kernel hands it out again. Ends every wait of the
+  /// event loop on the socket (they then find it closed). Must not call the socket.
+  virtual void closing() noexcept = 0;
+
+  /// Whether the watcher has let go of the socket for good because its event loop is
+  /// gone; watcher() then makes a new one for the same key.
+  virtual bool detached() const noexcept { return false; }
+};
+
+/// Makes the watcher of a socket whose fd is `fd` (see TCPSocket::watcher()).
+using WatcherFactory = std::function<std::shared_ptr<SocketWatcher>(int fd)>;
 
 /// A connected TCP socket (from openconnection_ipv6 or getconnection).
 class REPY6_API TCPSocket {
@@ -90,6 +112,14 @@ class REPY6_API TCPSocket {
 
   /// The file descriptor, for poll/epoll/Asio users (-1 once closed). Do not close it.
   int native_handle() const noexcept;
+
+  /// The socket's watcher for `key` (an event loop's own address, one per loop): made
+  /// once by `make`, which gets the socket's fd, and kept until close() tells it
+  /// closing(); a detached() one is made anew. nullptr once the socket is closed (a
+  /// call then raises SocketClosedLocal). `make` runs under the socket's watcher lock:
+  /// it must not call the socket.
+  /// @throws whatever `make` throws.
+  std::shared_ptr<SocketWatcher> watcher(const void* key, const WatcherFactory& make) const;
 
   /// Same socket (copies of one handle compare equal).
   friend bool operator==(const TCPSocket& a, const TCPSocket& b) noexcept {
@@ -148,6 +178,9 @@ class REPY6_API TCPServerSocket {
   std::chrono::steady_clock::time_point rate_ready_at() const;
   /// The listening fd, for poll/epoll/Asio users (-1 once closed). Do not close it.
   int native_handle() const noexcept;
+  /// The socket's watcher for `key` (as TCPSocket::watcher).
+  /// @throws whatever `make` throws.
+  std::shared_ptr<SocketWatcher> watcher(const void* key, const WatcherFactory& make) const;
 
   friend bool operator==(const TCPServerSocket& a, const TCPServerSocket& b) noexcept {
     return a.impl_ == b.impl_;
@@ -189,6 +222,9 @@ class REPY6_API UDPServerSocket {
   std::chrono::steady_clock::time_point rate_ready_at() const;
   /// The bound fd, for poll/epoll/Asio users (-1 once closed). Do not close it.
   int native_handle() const noexcept;
+  /// The socket's watcher for `key` (as TCPSocket::watcher).
+  /// @throws whatever `make` throws.
+  std::shared_ptr<SocketWatcher> watcher(const void* key, const WatcherFactory& make) const;
 
   friend bool operator==(const UDPServerSocket& a, const UDPServerSocket& b) noexcept {
     return a.impl_ == b.impl_;

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "context/checks.hpp"
+#include "context/connecting.hpp"
 #include "context/socket_work.hpp"
 #include "context/sockets.hpp"
 #include "repy/context.hpp"
@@ -43,6 +44,21 @@ int backlog_for(const ContextState& state) {
              : SOMAXCONN;
 }
 
+// The nanny step of a call that waits on `resources`: with `wait`, sleeps until it lets
+// the call go (always true); without, only says whether it would now.
+bool pass_nanny(const Nanny& nanny, std::initializer_list<Resource> resources,
+                std::string_view call, bool wait) {
+  for (Resource r : resources) {
+    if (wait) {
+      nanny.wait(r, call);
+      continue;
+    }
+    const auto ready = nanny.ready_at(r, call);
+    if (ready != Nanny::clock::time_point::min() && ready > Nanny::clock::now()) return false;
+  }
+  return true;
+}
+
 std::size_t send_datagram(ContextState& state, std::string_view call, const Endpoints& ends,
                           std::string_view message) {
   const LocalKey key(ends.local, ends.local_port);
@@ -63,9 +79,11 @@ std::size_t send_datagram(ContextState& state, std::string_view call, const Endp
 // read (parse_local_ip) and how addresses print (Endpoints::family, the listeners'
 // family) differ between sendmessage and sendmessage_ipv6, and so on.
 
-std::size_t send_message(ContextState& state, Family family, std::string_view call,
-                         std::string_view destip, int destport, std::string_view message,
-                         std::string_view localip, int localport) {
+// `wait`: the plain call; otherwise nothing when the nanny would make it wait.
+std::optional<std::size_t> send_message(ContextState& state, Family family, std::string_view call,
+                                        std::string_view destip, int destport,
+                                        std::string_view message, std::string_view localip,
+                                        int localport, bool wait) {
   const Endpoints ends = check_endpoints(state, family, call, destip, destport, localip, localport);
   if (message.size() > max_datagram) {
     throw_argument_error(call, "message",
@@ -75,35 +93,45 @@ std::size_t send_message(ContextState& state, Family family, std::string_view ca
   }
   permit_local(state, call, ends, false);
   const Resource resource = send_resource(is_loopback(ends.remote));
-  state.nanny.wait(resource, call);
+  if (!pass_nanny(state.nanny, {resource}, call, wait)) return std::nullopt;
   const std::size_t sent = send_datagram(state, call, ends, message);
   state.nanny.charge(resource, 64.0 + static_cast<double>(sent));
   return sent;
 }
 
-TCPSocket open_connection(const std::shared_ptr<ContextState>& shared, Family family,
+// Up to a connect under way; `wait` as in send_message.
+std::optional<Connecting> start_connection(const std::shared_ptr<ContextState>& state,
+                                           Family family, std::string_view call,
+                                           std::string_view destip, int destport,
+                                           std::string_view localip, int localport, double timeout,
+                                           bool wait) {
+  const Endpoints ends =
+      check_connection(*state, family, call, destip, destport, localip, localport, timeout);
+  const bool loop = is_loopback(ends.remote);
+  if (!pass_nanny(state->nanny, {send_resource(loop), recv_resource(loop)}, call, wait)) {
+    return std::nullopt;
+  }
+  return begin_connection(state, call, ends, timeout);
+}
+
+TCPSocket open_connection(const std::shared_ptr<ContextState>& state, Family family,
                           std::string_view call, std::string_view destip, int destport,
                           std::string_view localip, int localport, double timeout) {
-  ContextState& state = *shared;
-  const Endpoints ends = check_endpoints(state, family, call, destip, destport, localip, localport);
-  if (!std::isfinite(timeout) || timeout <= 0) {
-    throw_argument_error(call, "timeout", "must be a finite number of seconds above 0",
-                         fmt::format("{}", timeout));
-  }
-  permit_local(state, call, ends, true);
-  const bool loop = is_loopback(ends.remote);
-  state.nanny.wait(send_resource(loop), call);
-  state.nanny.wait(recv_resource(loop), call);
-  Hold outsocket = state.nanny.acquire(Resource::outsockets, call);
+  Connecting c =
+      *start_connection(state, family, call, destip, destport, localip, localport, timeout, true);
+  await_connection(c);
+  return finish_connection(c);
+}
 
-  Fd fd = open_socket(state, call, SOCK_STREAM, ends);
-  bind_local(state, call, Op::bind_connect, fd, ends);
-  connect_within(state, call, fd, ends, timeout);
-  auto socket = TcpSocketImpl::open(shared, std::move(fd), std::move(outsocket), ends.remote,
-                                    LocalKey(ends.local, localport));
-  state.nanny.charge(send_resource(loop), 128);
-  state.nanny.charge(recv_resource(loop), 64);
-  return Access::make_handle(std::move(socket));
+std::optional<PendingConnection> start_pending(const std::shared_ptr<ContextState>& state,
+                                               Family family, std::string_view call,
+                                               std::string_view destip, int destport,
+                                               std::string_view localip, int localport,
+                                               double timeout) {
+  auto c =
+      start_connection(state, family, call, destip, destport, localip, localport, timeout, false);
+  if (!c) return std::nullopt;
+  return Access::make_pending(std::make_unique<Connecting>(std::move(*c)));
 }
 
 TCPServerSocket listen_tcp(const std::shared_ptr<ContextState>& state, Family family,
@@ -135,8 +163,8 @@ using namespace detail;
 std::size_t Context::sendmessage_ipv6(std::string_view destip, int destport,
                                       std::string_view message, std::string_view localip,
                                       int localport) {
-  return send_message(*state_, Family::ipv6, "sendmessage_ipv6", destip, destport, message, localip,
-                      localport);
+  return *send_message(*state_, Family::ipv6, "sendmessage_ipv6", destip, destport, message,
+                       localip, localport, true);
 }
 
 TCPSocket Context::openconnection_ipv6(std::string_view destip, int destport,
@@ -155,8 +183,8 @@ UDPServerSocket Context::listenformessage_ipv6(std::string_view localip, int loc
 
 std::size_t Context::sendmessage(std::string_view destip, int destport, std::string_view message,
                                  std::string_view localip, int localport) {
-  return send_message(*state_, Family::ipv4, "sendmessage", destip, destport, message, localip,
-                      localport);
+  return *send_message(*state_, Family::ipv4, "sendmessage", destip, destport, message, localip,
+                       localport, true);
 }
 
 TCPSocket Context::openconnection(std::string_view destip, int destport, std::string_view localip,
@@ -171,6 +199,49 @@ TCPServerSocket Context::listenforconnection(std::string_view localip, int local
 
 UDPServerSocket Context::listenformessage(std::string_view localip, int localport) {
   return listen_udp(state_, Family::ipv4, "listenformessage", localip, localport);
+}
+
+// ---- the steps for event loops
+
+std::chrono::steady_clock::time_point Context::rate_ready_at(RateCall call,
+                                                             std::string_view destip) const {
+  const bool connect = call == RateCall::openconnection;
+  const std::string_view name = connect ? "openconnection" : "sendmessage";
+  const Family family = destip.find(':') == std::string_view::npos ? Family::ipv4 : Family::ipv6;
+  const bool loop = is_loopback(parse_local_ip(*state_, family, name, "destip", destip));
+  auto ready = state_->nanny.ready_at(send_resource(loop), name);
+  if (connect) ready = std::max(ready, state_->nanny.ready_at(recv_resource(loop), name));
+  return ready;
+}
+
+std::optional<std::size_t> Context::try_sendmessage_ipv6(std::string_view destip, int destport,
+                                                         std::string_view message,
+                                                         std::string_view localip, int localport) {
+  return send_message(*state_, Family::ipv6, "sendmessage_ipv6", destip, destport, message, localip,
+                      localport, false);
+}
+
+std::optional<std::size_t> Context::try_sendmessage(std::string_view destip, int destport,
+                                                    std::string_view message,
+                                                    std::string_view localip, int localport) {
+  return send_message(*state_, Family::ipv4, "sendmessage", destip, destport, message, localip,
+                      localport, false);
+}
+
+std::optional<PendingConnection> Context::start_openconnection_ipv6(std::string_view destip,
+                                                                    int destport,
+                                                                    std::string_view localip,
+                                                                    int localport, double timeout) {
+  return start_pending(state_, Family::ipv6, "openconnection_ipv6", destip, destport, localip,
+                       localport, timeout);
+}
+
+std::optional<PendingConnection> Context::start_openconnection(std::string_view destip,
+                                                               int destport,
+                                                               std::string_view localip,
+                                                               int localport, double timeout) {
+  return start_pending(state_, Family::ipv4, "openconnection", destip, destport, localip, localport,
+                       timeout);
 }
 
 }  // namespace repy

@@ -21,12 +21,20 @@ bool ready(const std::shared_ptr<Impl>& impl, short events, std::int64_t timeout
 }
 
 template <class Impl>
+std::shared_ptr<SocketWatcher> watcher_of(const std::shared_ptr<Impl>& impl, const void* key,
+                                          const WatcherFactory& make) {
+  return impl ? impl->watcher(key, make) : nullptr;
+}
+
+template <class Impl>
 std::chrono::steady_clock::time_point rates(const std::shared_ptr<Impl>& impl,
                                             std::string_view call) {
   return impl ? impl->rate_ready_at(call) : std::chrono::steady_clock::time_point::min();
 }
 
 }  // namespace
+
+SocketWatcher::~SocketWatcher() = default;
 
 std::string TCPSocket::recv(std::size_t bytes) { return live(impl_, "TCPSocket.recv").recv(bytes); }
 std::size_t TCPSocket::send(std::string_view data) {
@@ -46,6 +54,10 @@ std::chrono::steady_clock::time_point TCPSocket::rate_ready_at() const {
   return rates(impl_, "TCPSocket");
 }
 int TCPSocket::native_handle() const noexcept { return impl_ ? impl_->native_handle() : -1; }
+std::shared_ptr<SocketWatcher> TCPSocket::watcher(const void* key,
+                                                  const WatcherFactory& make) const {
+  return watcher_of(impl_, key, make);
+}
 
 Connection TCPServerSocket::getconnection() {
   return live(impl_, "TCPServerSocket.getconnection").getconnection();
@@ -61,6 +73,10 @@ std::chrono::steady_clock::time_point TCPServerSocket::rate_ready_at() const {
   return rates(impl_, "TCPServerSocket.getconnection");
 }
 int TCPServerSocket::native_handle() const noexcept { return impl_ ? impl_->native_handle() : -1; }
+std::shared_ptr<SocketWatcher> TCPServerSocket::watcher(const void* key,
+                                                        const WatcherFactory& make) const {
+  return watcher_of(impl_, key, make);
+}
 
 Message UDPServerSocket::getmessage() {
   return live(impl_, "UDPServerSocket.getmessage").getmessage();
@@ -76,5 +92,9 @@ std::chrono::steady_clock::time_point UDPServerSocket::rate_ready_at() const {
   return rates(impl_, "UDPServerSocket.getmessage");
 }
 int UDPServerSocket::native_handle() const noexcept { return impl_ ? impl_->native_handle() : -1; }
+std::shared_ptr<SocketWatcher> UDPServerSocket::watcher(const void* key,
+                                                        const WatcherFactory& make) const {
+  return watcher_of(impl_, key, make);
+}
 
 }  // namespace repy

@@ -89,6 +89,31 @@ bool SocketBase::wait_ready(short events, std::int64_t timeout_ns) const {
   }
 }
 
+std::shared_ptr<SocketWatcher> SocketBase::watcher(const void* key,
+                                                   const WatcherFactory& make) const {
+  std::lock_guard lock(watch_mutex_);
+  // close_fd() marks the socket closed before it takes the watchers, and closes the fd
+  // only after: while this lock is held and the socket is open, fd_ is valid.
+  if (closed()) return nullptr;
+  auto found = std::find_if(watchers_.begin(), watchers_.end(),
+                            [&](const auto& entry) { return entry.first == key; });
+  if (found != watchers_.end() && !found->second->detached()) return found->second;
+  auto made = make(fd_.get());
+  if (!made) return nullptr;
+  if (found != watchers_.end()) return found->second = std::move(made);
+  return watchers_.emplace_back(key, std::move(made)).second;
+}
+
+void SocketBase::tell_watchers() noexcept {
+  decltype(watchers_) watchers;
+  {
+    std::lock_guard lock(watch_mutex_);
+    watchers.swap(watchers_);
+  }
+  // Outside the lock: a watcher's closing() takes locks of its own.
+  for (auto& entry : watchers) entry.second->closing();
+}
+
 bool SocketBase::close_fd() noexcept {
   if (closed_.exchange(true, std::memory_order_acq_rel)) return false;
   {
@@ -98,6 +123,8 @@ bool SocketBase::close_fd() noexcept {
   woken_.notify_all();
   // Wakes threads blocked in poll() on this fd; they then drop the shared guard.
   context_->ops().shutdown(fd_.get());
+  // Event loops deregister the fd before its number can be reused.
+  tell_watchers();
   std::unique_lock lock(guard_);
   fd_.reset();
   hold_.release();

@@ -80,23 +80,34 @@ void bind_local(const ContextState& state, std::string_view call, Op op, const F
   attempt_twice(state, call, op, ends, [&] { return state.ops().bind(fd.get(), local); });
 }
 
-void connect_within(const ContextState& state, std::string_view call, const Fd& fd,
-                    const Endpoints& ends, double timeout) {
-  using clock = std::chrono::steady_clock;
-  const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
-                                           std::chrono::duration<double>(std::min(timeout, 1e9)));
+bool start_connect(const ContextState& state, std::string_view call, const Fd& fd,
+                   const Endpoints& ends) {
   const sockaddr_in6 remote = to_sockaddr(ends.remote, ends.remote_port);
-  auto& ops = state.ops();
+  bool under_way = false;
   attempt_twice(state, call, Op::connect, ends, [&] {
-    int err = ops.connect(fd.get(), remote);
-    if (err != EINPROGRESS) return err;
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
-    auto ready = ops.poll(fd.get(), POLLOUT, std::max(left, std::chrono::milliseconds(0)));
-    if (!ready) return ready.error;
-    if (ready.value == 0) return ETIMEDOUT;
-    auto outcome = ops.pending_error(fd.get());
-    return outcome ? outcome.value : outcome.error;
+    const int err = state.ops().connect(fd.get(), remote);
+    under_way = err == EINPROGRESS;
+    return under_way ? 0 : err;
   });
+  return !under_way;
+}
+
+bool connect_completed(const ContextState& state, std::string_view call, const Fd& fd,
+                       const Endpoints& ends, std::chrono::milliseconds wait) {
+  auto ready = state.ops().poll(fd.get(), POLLOUT, std::max(wait, std::chrono::milliseconds(0)));
+  if (!ready) throw_network_error(call, Op::connect, ready.error, ends);
+  return ready.value != 0;
+}
+
+void check_connected(const ContextState& state, std::string_view call, const Fd& fd,
+                     const Endpoints& ends) {
+  auto outcome = state.ops().pending_error(fd.get());
+  const int err = outcome ? outcome.value : outcome.error;
+  if (err == 0) return;
+  // The kernel may report a taken 4-tuple only now; the holder names the class.
+  throw_network_error(
+      call, Op::connect, err, ends,
+      is_address_busy(Op::connect, err) ? holder_of(state, Op::connect, ends) : Holder::nobody);
 }
 
 }  // namespace repy::detail

@@ -3,6 +3,7 @@
 // hands that to the error map.
 #pragma once
 
+#include <chrono>
 #include <string_view>
 
 #include "context/context_state.hpp"
@@ -21,10 +22,23 @@ Fd open_socket(const ContextState& state, std::string_view call, int type, const
 void bind_local(const ContextState& state, std::string_view call, Op op, const Fd& fd,
                 const Endpoints& ends);
 
-/// Connects to the remote end of `ends` within `timeout` seconds, waiting for the
-/// outcome with poll() (no busy loop).
-/// @throws TimeoutError, ConnectionRefusedError and the rest of the connect errors.
-void connect_within(const ContextState& state, std::string_view call, const Fd& fd,
-                    const Endpoints& ends, double timeout);
+/// Starts a non-blocking connect to the remote end of `ends`: true when it completed
+/// at once, false when it is under way.
+/// @throws the connect errors the kernel reports at once (a busy 4-tuple told apart by
+/// who holds it).
+bool start_connect(const ContextState& state, std::string_view call, const Fd& fd,
+                   const Endpoints& ends);
+
+/// Waits up to `wait` (0: only looks) for a connect under way to complete, with
+/// poll() (no busy loop). True when it has, either way; check_connected() tells which.
+/// @throws the error of the poll, as a connect error.
+bool connect_completed(const ContextState& state, std::string_view call, const Fd& fd,
+                       const Endpoints& ends, std::chrono::milliseconds wait);
+
+/// The outcome of a completed connect (SO_ERROR).
+/// @throws ConnectionRefusedError, InternetConnectivityError and the rest of the
+/// connect errors.
+void check_connected(const ContextState& state, std::string_view call, const Fd& fd,
+                     const Endpoints& ends);
 
 }  // namespace repy::detail

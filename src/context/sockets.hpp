@@ -13,6 +13,8 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "context/context_state.hpp"
 #include "core/error_map.hpp"
@@ -50,6 +52,10 @@ class SocketBase : public Registered {
   /// limit). True when so (or when a limit is 0: the call fails at once), false on
   /// timeout.
   bool wait_ready(short events, std::int64_t timeout_ns) const;
+
+  /// The socket's watcher for `key` (see TCPSocket::watcher): made once, nullptr once
+  /// closed.
+  std::shared_ptr<SocketWatcher> watcher(const void* key, const WatcherFactory& make) const;
 
  protected:
   /// `waits_on`: the renewable resources the socket's calls wait for (SPEC section 8).
@@ -98,11 +104,16 @@ class SocketBase : public Registered {
  private:
   /// Sleeps until `until` or a close(), whichever comes first.
   void sleep_until(Nanny::clock::time_point until) const;
+  /// Tells every watcher closing(), once; close_fd() calls it before the fd goes.
+  void tell_watchers() noexcept;
 
   mutable std::shared_mutex guard_;
   // What rate waits sleep on, so that close() can end them.
   mutable std::mutex sleep_mutex_;
   mutable std::condition_variable woken_;
+  // Event loops' watchers by key: usually none or one, so a vector.
+  mutable std::mutex watch_mutex_;
+  mutable std::vector<std::pair<const void*, std::shared_ptr<SocketWatcher>>> watchers_;
   std::array<Resource, 2> waits_on_{};
   std::size_t wait_count_ = 0;
   std::atomic<bool> closed_{false};

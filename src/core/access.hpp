@@ -37,6 +37,8 @@ struct Access {
   static UDPServerSocket make_handle(std::shared_ptr<UdpServerImpl> impl) noexcept {
     return UDPServerSocket(std::move(impl));
   }
+  /// Defined beside Connecting (context/connecting.cpp), which is complete there only.
+  static PendingConnection make_pending(std::unique_ptr<Connecting> impl) noexcept;
 };
 
 /// The implementation behind a Stack handle.

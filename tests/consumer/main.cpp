@@ -2,11 +2,13 @@
 // name of SPEC section 2 with its exact type, so a missing or changed name fails the
 // build, then runs one UDP round trip over ::1 through the library, and catches the
 // library's exceptions by their parent classes (across the .so boundary when librepy6
-// is shared).
+// is shared). It also runs every <repy/asio.hpp> operation once with a plain callback,
+// so that a shared librepy6 proves it exports what those templates call.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <repy/asio.hpp>
 #include <repy/repy.hpp>
 #include <string>
 #include <string_view>
@@ -176,6 +179,10 @@ static_assert(std::is_copy_constructible_v<repy::Context>);
 [[maybe_unused]] repy::UDPServerSocket (*listenformessage4)(std::string_view,
                                                             int) = &repy::listenformessage;
 
+// ---- SPEC section 8's Asio part: each completes with (std::exception_ptr, R).
+using Executor = repy::any_io_executor;
+static_assert(std::is_same_v<Executor, boost::asio::any_io_executor>);
+
 int failures = 0;
 
 void check(bool ok, const char* what) {
@@ -200,17 +207,72 @@ int free_udp_port() {
   return port;
 }
 
-/// listenformessage_ipv6 on a free port; another process may take the port between the
-/// probe and the bind, so a busy port is retried with a new one.
-repy::UDPServerSocket listen_somewhere(repy::Context& context, int& port) {
+/// listenformessage_ipv6 (or, with `tcp`, listenforconnection_ipv6) on a free port;
+/// another process may take the port between the probe and the bind, so a busy port is
+/// retried with a new one.
+template <bool tcp = false>
+auto listen_somewhere(repy::Context& context, int& port) {
   for (int attempt = 0;; ++attempt) {
     port = free_udp_port();
     try {
-      return context.listenformessage_ipv6("::1", port);
+      if constexpr (tcp) {
+        return context.listenforconnection_ipv6("::1", port);
+      } else {
+        return context.listenformessage_ipv6("::1", port);
+      }
     } catch (const repy::NetworkError&) {
       if (attempt == 20) throw;
     }
   }
+}
+
+/// Every <repy/asio.hpp> operation once over ::1, with callbacks, on ports that were
+/// free a moment ago.
+void asio_round_trip(repy::Context& context) {
+  int udp_port = 0;
+  int tcp_port = 0;
+  int client_port = 0;
+  repy::UDPServerSocket udp = listen_somewhere(context, udp_port);
+  repy::TCPServerSocket server = listen_somewhere<true>(context, tcp_port);
+  listen_somewhere<true>(context, client_port).close();
+  boost::asio::io_context io;
+  const Executor ex = io.get_executor();
+  std::string echoed;
+  std::size_t datagram = 0;
+  std::string message;
+  std::exception_ptr failure;
+  auto failed = [&](std::exception_ptr e) {
+    if (e && !failure) failure = e;
+    return e != nullptr;
+  };
+  repy::async_getconnection(ex, server, [&](std::exception_ptr e, repy::Connection c) {
+    if (failed(e)) return;
+    repy::async_recv(ex, c.socket, 10, [&, c](std::exception_ptr r, std::string data) {
+      if (!failed(r)) echoed = data;
+    });
+  });
+  repy::async_openconnection_ipv6(
+      ex, context, "::1", tcp_port, "::1", client_port, 5.0,
+      [&](std::exception_ptr e, repy::TCPSocket s) {
+        if (failed(e)) return;
+        repy::async_send(ex, s, "async", [&, s](std::exception_ptr w, std::size_t) { failed(w); });
+      });
+  repy::async_getmessage(ex, udp, [&](std::exception_ptr e, repy::Message m) {
+    if (!failed(e)) message = m.message;
+  });
+  repy::async_sendmessage_ipv6(ex, context, "::1", udp_port, "dgram", "::1", client_port,
+                               [&](std::exception_ptr e, std::size_t n) {
+                                 if (!failed(e)) datagram = n;
+                               });
+  // The IPv4 forms: a refused connect and a send to a port nobody reads.
+  repy::async_openconnection(ex, context, "127.0.0.1", tcp_port, "127.0.0.1", client_port, 5.0,
+                             [](std::exception_ptr, repy::TCPSocket) {});
+  repy::async_sendmessage(ex, context, "127.0.0.1", udp_port, "v4", "127.0.0.1", client_port,
+                          [](std::exception_ptr, std::size_t) {});
+  io.run_for(std::chrono::seconds(5));
+  check(failure == nullptr, "the Asio operations complete without an error");
+  check(echoed == "async", "async_send's bytes arrive through async_recv");
+  check(datagram == 5 && message == "dgram", "async_sendmessage_ipv6 reaches async_getmessage");
 }
 
 }  // namespace
@@ -265,6 +327,8 @@ int main() {
     check(server.close() && !server.close(), "close() is true once, then false");
     client.close();
     check(context.getresources().usage["insockets"] == 0.0, "closing gives insockets back");
+
+    asio_round_trip(context);
   } catch (const repy::RepyException& e) {
     std::printf("FAIL: %s\n", e.what());
     return 1;

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/access.hpp"
+#include "host_stack.hpp"
 #include "repy/repy.hpp"
 #include "stack/stack_impl.hpp"
 #include "test_support.hpp"
@@ -28,7 +29,7 @@ using repy::detail::SysResult;
 enum class Call { recv, send, accept, sendto, bind, connect };
 
 // The host stack, but the next `count` calls of one operation fail with `err`.
-class FaultyStack final : public repy::detail::StackImpl {
+class FaultyStack final : public repy_test::HostStack {
  public:
   void inject(Call call, int count, int err) {
     call_ = call;
@@ -40,16 +41,6 @@ class FaultyStack final : public repy::detail::StackImpl {
   std::function<void(int)> before_sendto;
 
   std::string_view kind() const noexcept override { return "faulty"; }
-  int make_socket(int family, int type, int protocol) noexcept override {
-    return host().make_socket(family, type, protocol);
-  }
-  std::vector<repy::AddrInfo> resolve(std::string_view host_name, std::string_view port, int family,
-                                      int type, int proto, int flags) override {
-    return host().resolve(host_name, port, family, type, proto, flags);
-  }
-  std::vector<boost::asio::ip::address_v6> interface_addresses(std::string_view ifname) override {
-    return host().interface_addresses(ifname);
-  }
 
   SysResult<std::size_t> recv(int fd, void* b, std::size_t n, int flags) noexcept override {
     if (fails(Call::recv)) return {0, err_};
@@ -79,7 +70,6 @@ class FaultyStack final : public repy::detail::StackImpl {
   }
 
  private:
-  static repy::detail::StackImpl& host() { return repy::detail::impl(repy::Stack::host()); }
   bool fails(Call call) noexcept {
     if (call != call_ || count_.fetch_sub(1) <= 0) return false;
     ++injected_;

@@ -99,6 +99,22 @@ inline Fd raw_listener(int port = 0, int backlog = 16, bool v4 = false) {
   return fd;
 }
 
+/// A listener on [::1] that answers no connect: its backlog of 0 holds one completed
+/// connection (made here), and the kernel drops further SYNs, so a connect to it can
+/// only end by its timeout.
+struct SilentListener {
+  SilentListener() : listener(raw_listener(0, 0)), port(local_port(listener.get())) {
+    filler = Fd(::socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    const sockaddr_in6 to = loopback_address(port);
+    ::connect(filler.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    pollfd p{filler.get(), POLLOUT, 0};
+    if (::poll(&p, 1, 5000) != 1) throw std::runtime_error("SilentListener: no connection");
+  }
+  Fd listener;
+  int port;
+  Fd filler;
+};
+
 /// A port that is free on ::1 for both TCP and UDP right now: bind a TCP socket to
 /// port 0, read the port back, and check UDP can bind it too.
 inline int free_port() {
