@@ -108,8 +108,8 @@ repy::Policy kernel_buffer_policy() { return repy::Policy::unlimited().with_sock
 
 repy::Policy metered_policy(const std::vector<int>& ports) {
   std::string text =
-      "resource netsend 1e12\nresource netrecv 1e12\n"
-      "resource loopsend 1e12\nresource looprecv 1e12\n"
+      "resource netsend 1e11\nresource netrecv 1e11\n"
+      "resource loopsend 1e11\nresource looprecv 1e11\n"
       "resource insockets 100\nresource outsockets 100\n";
   for (int port : ports) {
     text += "resource messport " + std::to_string(port) + "\n";

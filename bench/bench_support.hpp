@@ -64,8 +64,11 @@ std::size_t raw_recv(int fd, char* buffer, std::size_t size);
 repy::Policy capped_policy();
 /// Policy::unlimited() with the kernel's socket buffers.
 repy::Policy kernel_buffer_policy();
-/// A parsed policy whose four network rates are far above any use (1e12 per second),
-/// so every call goes through the nanny's metered path without ever waiting; any port.
+/// A parsed policy whose four network rates are far above any use: 1e11 per second,
+/// hundreds of times what ::1 carries here, yet high enough that a 64-byte charge still
+/// costs the bucket a whole nanosecond, so every call runs the nanny's metered path in
+/// full (clock, bucket arithmetic, compare-and-swap) without ever waiting. `ports` are
+/// allowed as messport and connport.
 repy::Policy metered_policy(const std::vector<int>& ports);
 
 /// A connected repy TCP pair on ::1: listening on ports[0], the client on ports[1]

@@ -17,8 +17,10 @@ namespace bench {
 ///   is as fast as raw sockets, 0.50 half as fast; higher is better. A benchmark
 ///   ".../repy/VARIANT..." pairs with ".../raw/VARIANT..." or, when there is none, with
 ///   ".../raw..." (one raw twin shared by several repy variants).
-/// - a verdict for each pair with a target ("speed >= X of raw", judged on real time:
-///   what a program sees, the kernel's and a helper thread's work included);
+/// - a verdict for each pair with a target ("speed >= X of raw"), on real time (what a
+///   program sees) and on CPU time (the benchmark thread's, with the kernel's work for
+///   it; the whole process's where a benchmark says so). On a loaded machine the CPU
+///   time is the steadier of the two: another program's turn on the core is not in it.
 /// - the nanny's charge: nanosecond per charge as each thread sees it (CPU time), alone
 ///   and with two threads charging the same resource.
 class RatioReporter : public benchmark::ConsoleReporter {
