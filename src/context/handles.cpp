@@ -28,9 +28,15 @@ std::chrono::steady_clock::time_point rates(const std::shared_ptr<Impl>& impl,
 
 }  // namespace
 
-std::string TCPSocket::recv(std::size_t bytes) { return live(impl_, "TCPSocket.recv").recv(bytes); }
+// The plain calls raise "nothing ready" here, in the frame the program called (see
+// TcpSocketImpl::recv).
+std::string TCPSocket::recv(std::size_t bytes) {
+  if (auto data = live(impl_, "TCPSocket.recv").recv(bytes)) return std::move(*data);
+  detail::throw_would_block(detail::NotReady::recv);
+}
 std::size_t TCPSocket::send(std::string_view data) {
-  return live(impl_, "TCPSocket.send").send(data);
+  if (auto sent = live(impl_, "TCPSocket.send").send(data)) return *sent;
+  detail::throw_would_block(detail::NotReady::send);
 }
 std::optional<std::string> TCPSocket::try_recv(std::size_t bytes) {
   return live(impl_, "TCPSocket.recv").try_recv(bytes);
@@ -48,7 +54,10 @@ std::chrono::steady_clock::time_point TCPSocket::rate_ready_at() const {
 int TCPSocket::native_handle() const noexcept { return impl_ ? impl_->native_handle() : -1; }
 
 Connection TCPServerSocket::getconnection() {
-  return live(impl_, "TCPServerSocket.getconnection").getconnection();
+  if (auto connection = live(impl_, "TCPServerSocket.getconnection").getconnection()) {
+    return std::move(*connection);
+  }
+  detail::throw_would_block(detail::NotReady::getconnection);
 }
 std::optional<Connection> TCPServerSocket::try_getconnection() {
   return live(impl_, "TCPServerSocket.getconnection").try_getconnection();
@@ -63,7 +72,10 @@ std::chrono::steady_clock::time_point TCPServerSocket::rate_ready_at() const {
 int TCPServerSocket::native_handle() const noexcept { return impl_ ? impl_->native_handle() : -1; }
 
 Message UDPServerSocket::getmessage() {
-  return live(impl_, "UDPServerSocket.getmessage").getmessage();
+  if (auto message = live(impl_, "UDPServerSocket.getmessage").getmessage()) {
+    return std::move(*message);
+  }
+  detail::throw_would_block(detail::NotReady::getmessage);
 }
 std::optional<Message> UDPServerSocket::try_getmessage() {
   return live(impl_, "UDPServerSocket.getmessage").try_getmessage();
