@@ -97,7 +97,13 @@ void Nanny::charge(Resource r, double amount) noexcept {
   // A negative, NaN or infinite amount would corrupt the account for good.
   if (!(amount > 0) || std::isinf(amount)) return;
   auto& bucket = renewable_[static_cast<std::size_t>(r)];
-  bucket.total.fetch_add(amount, std::memory_order_relaxed);
+  constexpr double exact_integers = 9007199254740992.0;  // 2^53
+  const auto whole = static_cast<std::int64_t>(std::min(amount, exact_integers));
+  if (static_cast<double>(whole) == amount) {
+    bucket.whole_total.fetch_add(whole, std::memory_order_relaxed);
+  } else {
+    bucket.part_total.fetch_add(amount, std::memory_order_relaxed);
+  }
   const double limit = policy_.limit(r);
   // Without a limit there is nothing to drain: no clock, no compare-and-swap.
   if (std::isinf(limit) || !(limit > 0)) return;
@@ -144,7 +150,9 @@ NannyReport Nanny::report() const {
             std::max<std::int64_t>(0, bucket.finish_ns.load(std::memory_order_acquire) - now);
         report.usage[name] =
             std::isinf(limit) ? 0 : static_cast<double>(left_ns) / ns_per_second * limit;
-        report.totals[name] = bucket.total.load(std::memory_order_relaxed);
+        report.totals[name] =
+            static_cast<double>(bucket.whole_total.load(std::memory_order_relaxed)) +
+            bucket.part_total.load(std::memory_order_relaxed);
         break;
       }
       case ResourceKind::fungible:

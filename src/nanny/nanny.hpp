@@ -96,8 +96,11 @@ class Nanny {
     // Steady-clock nanoseconds at which the usage charged so far has drained; usage
     // now is (finish - now) * limit. One word, so a charge needs no lock.
     std::atomic<std::int64_t> finish_ns{0};
-    std::atomic<double> total{0};  // everything ever charged (exact for whole amounts
-                                   // up to 2^53)
+    // Everything ever charged: whole amounts (every socket call's) in an integer, whose
+    // atomic add is one instruction where a double's is a compare-and-swap loop, the
+    // rest in a double. Reported as their sum (exact for whole amounts up to 2^53).
+    std::atomic<std::int64_t> whole_total{0};
+    std::atomic<double> part_total{0};
   };
   struct alignas(64) Fungible {
     std::atomic<long> held{0};
