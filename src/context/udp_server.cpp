@@ -69,3 +69,23 @@ std::optional<Message> UdpServerImpl::receive_now(std::string_view call) {
 }
 
 }  // namespace repy::detail
+
+namespace repy {
+
+// The handle's calls, flattened with the object's (see TCPSocket::recv).
+
+[[gnu::flatten]] Message UDPServerSocket::getmessage() {
+  if (!impl_) detail::throw_closed_local("UDPServerSocket.getmessage");  // a handle to no socket
+  {
+    auto message = impl_->getmessage();  // gone before the throw (see TCPSocket::recv)
+    if (message) return std::move(*message);
+  }
+  detail::throw_would_block(detail::NotReady::getmessage);
+}
+
+[[gnu::flatten]] std::optional<Message> UDPServerSocket::try_getmessage() {
+  if (!impl_) detail::throw_closed_local("UDPServerSocket.getmessage");
+  return impl_->try_getmessage();
+}
+
+}  // namespace repy
