@@ -77,6 +77,33 @@ const RatioReporter::Times* RatioReporter::raw_twin(const std::string& repy_name
   return nullptr;
 }
 
+std::vector<std::pair<std::string, const RatioReporter::Times*>> RatioReporter::raw_variants(
+    const std::string& repy_name) const {
+  std::vector<std::pair<std::string, const Times*>> out;
+  const auto at = repy_name.find("/repy/");
+  if (at == std::string::npos) return out;
+  const auto variant_end = repy_name.find('/', at + 6);
+  const std::string prefix = repy_name.substr(0, at) + "/raw_";
+  const std::string rest = variant_end == std::string::npos ? "" : repy_name.substr(variant_end);
+  for (const auto& [name, times] : medians_) {
+    if (name.size() <= prefix.size() + rest.size() || name.rfind(prefix, 0) != 0 ||
+        name.compare(name.size() - rest.size(), rest.size(), rest) != 0) {
+      continue;
+    }
+    const std::string what =
+        name.substr(prefix.size() - 4, name.size() - rest.size() - prefix.size() + 4);
+    if (what.find('/') == std::string::npos) out.emplace_back(what, &times);
+  }
+  return out;
+}
+
+void RatioReporter::print_line(const std::string& name, const Times& repy, const Times& raw,
+                               const std::string& verdict) {
+  std::printf("%-56s %10.0f %10.0f %7.3f %10.0f %10.0f %7.3f  %s\n", name.c_str(), repy.real,
+              raw.real, speed(repy.real, raw.real), repy.cpu, raw.cpu, speed(repy.cpu, raw.cpu),
+              verdict.c_str());
+}
+
 void RatioReporter::print_pairs() const {
   bool header = false;
   for (const auto& [name, repy] : medians_) {
@@ -89,18 +116,18 @@ void RatioReporter::print_pairs() const {
           "benchmark", "real repy", "real raw", "speed", "cpu repy", "cpu raw", "speed", "target");
       header = true;
     }
-    const double real_speed = speed(repy.real, raw->real);
-    const double cpu_speed = speed(repy.cpu, raw->cpu);
     std::string verdict;
     if (const Target* t = target_of(name)) {
       auto mark = [&](double s) { return s >= t->min_speed ? "met" : "MISSED"; };
       char text[64];
-      std::snprintf(text, sizeof text, ">= %.2f: real %s, cpu %s", t->min_speed, mark(real_speed),
-                    mark(cpu_speed));
+      std::snprintf(text, sizeof text, ">= %.2f: real %s, cpu %s", t->min_speed,
+                    mark(speed(repy.real, raw->real)), mark(speed(repy.cpu, raw->cpu)));
       verdict = text;
     }
-    std::printf("%-56s %10.0f %10.0f %7.3f %10.0f %10.0f %7.3f  %s\n", name.c_str(), repy.real,
-                raw->real, real_speed, repy.cpu, raw->cpu, cpu_speed, verdict.c_str());
+    print_line(name, repy, *raw, verdict);
+    for (const auto& [what, variant] : raw_variants(name)) {
+      print_line("  the same against " + what, repy, *variant, "(for comparison)");
+    }
   }
   if (header) std::printf("(times in ns)\n");
 }

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bench {
@@ -16,7 +17,9 @@ namespace bench {
 ///   for real and for CPU time, medians over repetitions when there are several. 1.00
 ///   is as fast as raw sockets, 0.50 half as fast; higher is better. A benchmark
 ///   ".../repy/VARIANT..." pairs with ".../raw/VARIANT..." or, when there is none, with
-///   ".../raw..." (one raw twin shared by several repy variants).
+///   ".../raw..." (one raw twin shared by several repy variants). Raw variants named
+///   ".../raw_WHAT..." (the same loop with something more, for comparison) get a line
+///   of their own under the pair.
 /// - a verdict for each pair with a target ("speed >= X of raw"), on real time (what a
 ///   program sees) and on CPU time (the benchmark thread's, with the kernel's work for
 ///   it; the whole process's where a benchmark says so). On a loaded machine the CPU
@@ -50,6 +53,11 @@ class RatioReporter : public benchmark::ConsoleReporter {
   void print_nanny() const;
   const Target* target_of(const std::string& name) const;
   const Times* raw_twin(const std::string& repy_name) const;
+  /// The ".../raw_WHAT..." variants of a repy benchmark's twin, by name.
+  std::vector<std::pair<std::string, const Times*>> raw_variants(
+      const std::string& repy_name) const;
+  static void print_line(const std::string& name, const Times& repy, const Times& raw,
+                         const std::string& verdict);
 
   std::map<std::string, Samples> singles_;
   std::map<std::string, Times> medians_;
