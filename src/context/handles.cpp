@@ -43,10 +43,8 @@ int TCPSocket::native_handle() const noexcept { return impl_ ? impl_->native_han
 // The plain call raises "nothing ready" here, in the frame the program called (a throw
 // costs per frame it unwinds).
 Connection TCPServerSocket::getconnection() {
-  {
-    // Gone before the throw, so unwinding this frame runs no cleanup.
-    auto connection = live(impl_, "TCPServerSocket.getconnection").getconnection();
-    if (connection) return std::move(*connection);
+  if (auto connection = live(impl_, "TCPServerSocket.getconnection").getconnection()) {
+    return std::move(*connection);
   }
   detail::throw_would_block(detail::NotReady::getconnection);
 }

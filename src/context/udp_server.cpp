@@ -72,14 +72,12 @@ std::optional<Message> UdpServerImpl::receive_now(std::string_view call) {
 
 namespace repy {
 
-// The handle's calls, flattened with the object's (see TCPSocket::recv).
+// The handle's calls, as TCPSocket's: the plain one small, as it raises the polling
+// program's SocketWouldBlockError; the polling one flattened with the object's work.
 
-[[gnu::flatten]] Message UDPServerSocket::getmessage() {
+Message UDPServerSocket::getmessage() {
   if (!impl_) detail::throw_closed_local("UDPServerSocket.getmessage");  // a handle to no socket
-  {
-    auto message = impl_->getmessage();  // gone before the throw (see TCPSocket::recv)
-    if (message) return std::move(*message);
-  }
+  if (auto message = impl_->getmessage()) return std::move(*message);
   detail::throw_would_block(detail::NotReady::getmessage);
 }
 
