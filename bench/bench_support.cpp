@@ -103,6 +103,25 @@ std::size_t raw_recv(int fd, char* buffer, std::size_t size) {
   fail("recv");
 }
 
+void raw_send_datagram(int fd, std::string_view message, const sockaddr_in6& to) {
+  if (::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL,
+               reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0) {
+    fail("sendto");
+  }
+}
+
+void raw_take_datagram(int fd, std::vector<char>& buffer) {
+  for (;;) {
+    sockaddr_in6 from{};
+    socklen_t len = sizeof from;
+    ssize_t n =
+        ::recvfrom(fd, buffer.data(), buffer.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
+    if (n >= 0) return;
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) fail("recvfrom");
+    wait_for(fd, POLLIN);
+  }
+}
+
 repy::Policy capped_policy() { return repy::Policy::unlimited(); }
 repy::Policy kernel_buffer_policy() { return repy::Policy::unlimited().with_socket_buffers(0, 0); }
 

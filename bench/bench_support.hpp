@@ -58,6 +58,12 @@ std::size_t raw_send(int fd, std::string_view data);
 /// recv() of what has arrived; 0 when nothing has.
 std::size_t raw_recv(int fd, char* buffer, std::size_t size);
 
+/// sendto() of one datagram.
+void raw_send_datagram(int fd, std::string_view message, const sockaddr_in6& to);
+
+/// recvfrom() of one datagram into `buffer`, waiting with poll() while none has arrived.
+void raw_take_datagram(int fd, std::vector<char>& buffer);
+
 // ---- repy sockets ------------------------------------------------------------------
 
 /// Policy::unlimited(): Repy's capped buffers, no rate limit.

@@ -177,19 +177,8 @@ void udp_new_socket_raw(benchmark::State& state) {
     const sockaddr_in6 to = loopback(ports[0]);
     for (auto _ : state) {
       Fd fresh = raw_socket(SOCK_DGRAM, ports[1], {0, true, true});
-      if (::sendto(fresh.get(), message.data(), message.size(), MSG_NOSIGNAL,
-                   reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0) {
-        fail("sendto");
-      }
-      while (true) {
-        sockaddr_in6 from{};
-        socklen_t len = sizeof from;
-        ssize_t n = ::recvfrom(receiver.get(), buffer.data(), buffer.size(), 0,
-                               reinterpret_cast<sockaddr*>(&from), &len);
-        if (n >= 0) break;
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) fail("recvfrom");
-        wait_for(receiver.get(), POLLIN);
-      }
+      raw_send_datagram(fresh.get(), message, to);
+      raw_take_datagram(receiver.get(), buffer);
     }
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
     state.SetItemsProcessed(state.iterations());

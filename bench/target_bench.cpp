@@ -167,19 +167,8 @@ void udp_listener_raw(benchmark::State& state) {
     std::vector<char> buffer(65536);
     const sockaddr_in6 to = loopback(ports[0]);
     for (auto _ : state) {
-      if (::sendto(sender.get(), message.data(), message.size(), MSG_NOSIGNAL,
-                   reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0) {
-        fail("sendto");
-      }
-      while (true) {
-        sockaddr_in6 from{};
-        socklen_t len = sizeof from;
-        ssize_t n = ::recvfrom(receiver.get(), buffer.data(), buffer.size(), 0,
-                               reinterpret_cast<sockaddr*>(&from), &len);
-        if (n >= 0) break;
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) fail("recvfrom");
-        wait_for(receiver.get(), POLLIN);
-      }
+      raw_send_datagram(sender.get(), message, to);
+      raw_take_datagram(receiver.get(), buffer);
     }
     state.SetItemsProcessed(state.iterations());
   });
