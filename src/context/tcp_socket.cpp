@@ -1,5 +1,4 @@
 // TCPSocket: recv, send and close of a connected socket.
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -103,22 +102,15 @@ std::optional<std::size_t> TcpSocketImpl::send_now(std::string_view call, std::s
   auto& ops = context_->ops();
   // Like Repy, look for the peer's FIN before sending: a socket whose peer has closed
   // (or half-closed) reads as end-of-stream, and sending into it would only earn a reset.
-  // A poll() answers "no FIN, no error" without taking the socket's lock; only when it
-  // reports either does the one-byte MSG_PEEK recv run, to tell an end of stream from
-  // unread data and to fetch the errno.
-  auto polled =
-      on_fd(call, [&](int fd) { return ops.poll(fd, POLLRDHUP, std::chrono::milliseconds(0)); });
-  if (!polled || (polled.value & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) {
-    char probe;
-    auto peeked =
-        on_fd(call, [&](int fd) { return ops.recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT); });
-    if (peeked && peeked.value == 0) {
-      if (closed()) throw_closed_local(call);
-      throw_peer_closed(call);
-    }
-    if (!peeked && !is_would_block(peeked.error)) {
-      fail(call, Op::send, peeked.error, [this] { close(false); });
-    }
+  char probe;
+  auto peeked =
+      on_fd(call, [&](int fd) { return ops.recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT); });
+  if (peeked && peeked.value == 0) {
+    if (closed()) throw_closed_local(call);
+    throw_peer_closed(call);
+  }
+  if (!peeked && !is_would_block(peeked.error)) {
+    fail(call, Op::send, peeked.error, [this] { close(false); });
   }
   SysResult<std::size_t> sent;
   if (!data.empty()) {
