@@ -59,11 +59,36 @@ bool pass_nanny(const Nanny& nanny, std::initializer_list<Resource> resources,
   return true;
 }
 
-std::size_t send_datagram(ContextState& state, std::string_view call, const Endpoints& ends,
-                          std::string_view message) {
+// The listener this thread sent through last. A program that sends from one
+// UDPServerSocket over and over then skips the registry's lock and search on each
+// datagram. It answers what the registry would: the registry gives the first open
+// socket on the key, closing is for good, and later ones come after it; so while this
+// one is open it is the answer, and once it closes the registry is asked again. The
+// weak pointer keeps the socket's memory, not the socket, until the next lookup.
+struct LastListener {
+  const void* owner = nullptr;
+  LocalKey key{address_v6(), 0};
+  std::weak_ptr<const Registered> socket;
+};
+thread_local LastListener last_listener;
+
+std::shared_ptr<const Registered> own_listener(ContextState& state, const LocalKey& key) {
+  LastListener& last = last_listener;
+  if (last.owner == state.owner() && last.key == key) {
+    if (auto socket = last.socket.lock(); socket && !socket->closed()) return socket;
+  }
+  auto socket = state.registry().find(Role::udp_listener, key, state.owner());
+  last = socket ? LastListener{state.owner(), key, socket} : LastListener{};
+  return socket;
+}
+
+// Inline for the same reason as send_message below.
+[[gnu::always_inline]] inline std::size_t send_datagram(ContextState& state, std::string_view call,
+                                                        const Endpoints& ends,
+                                                        std::string_view message) {
   const LocalKey key(ends.local, ends.local_port);
   // Through this context's own listener, so that replies come back to it.
-  if (auto listener = state.registry().find(Role::udp_listener, key, state.owner())) {
+  if (auto listener = own_listener(state, key)) {
     auto& udp = static_cast<const UdpServerImpl&>(*listener);
     if (auto sent = const_cast<UdpServerImpl&>(udp).send_to(call, ends, message)) return *sent;
   }
@@ -79,11 +104,12 @@ std::size_t send_datagram(ContextState& state, std::string_view call, const Endp
 // read (parse_local_ip) and how addresses print (Endpoints::family, the listeners'
 // family) differ between sendmessage and sendmessage_ipv6, and so on.
 
-// `wait`: the plain call; otherwise nothing when the nanny would make it wait.
-std::optional<std::size_t> send_message(ContextState& state, Family family, std::string_view call,
-                                        std::string_view destip, int destport,
-                                        std::string_view message, std::string_view localip,
-                                        int localport, bool wait) {
+// `wait`: the plain call; otherwise nothing when the nanny would make it wait. Inline
+// into the public calls: a frame left on the stack across the system call costs a
+// mispredicted return (see TcpSocketImpl::recv).
+[[gnu::always_inline]] inline std::optional<std::size_t> send_message(
+    ContextState& state, Family family, std::string_view call, std::string_view destip,
+    int destport, std::string_view message, std::string_view localip, int localport, bool wait) {
   const Endpoints ends = check_endpoints(state, family, call, destip, destport, localip, localport);
   if (message.size() > max_datagram) {
     throw_argument_error(call, "message",

@@ -15,13 +15,26 @@ bool same_address(const address_v6& a, const address_v6& b) noexcept {
          (a.scope_id() == 0 || b.scope_id() == 0 || a.scope_id() == b.scope_id());
 }
 
-address_v6 parse_local_ip(const ContextState& state, Family family, std::string_view call,
-                          std::string_view argument, std::string_view value) {
-  if (family == Family::ipv4) return parse_ipv4(call, argument, value);
+namespace {
+
+// Out of line, so that the ZoneIndex it builds costs nothing when the thread's memory of
+// parsed literals answers.
+[[gnu::noinline]] address_v6 parse_ipv6_argument(const ContextState& state, std::string_view call,
+                                                 std::string_view argument,
+                                                 std::string_view value) {
   // Zone names are the stack's own interfaces, not the host's.
   return parse_ip(call, argument, value, [&](std::string_view name) {
     return static_cast<unsigned long>(netlink::find_link_index(state.ops(), name));
   });
+}
+
+}  // namespace
+
+address_v6 parse_local_ip(const ContextState& state, Family family, std::string_view call,
+                          std::string_view argument, std::string_view value) {
+  if (family == Family::ipv4) return parse_ipv4(call, argument, value);
+  if (auto known = remembered_ip(value)) return *known;
+  return parse_ipv6_argument(state, call, argument, value);
 }
 
 Endpoints check_endpoints(const ContextState& state, Family family, std::string_view call,

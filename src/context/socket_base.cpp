@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "context/sockets.hpp"
 
@@ -13,7 +14,10 @@ using clock = Nanny::clock;
 SocketBase::SocketBase(std::shared_ptr<ContextState> context, Fd fd, Hold hold,
                        std::initializer_list<Resource> waits_on) noexcept
     : context_(std::move(context)), fd_(std::move(fd)), hold_(std::move(hold)) {
-  for (Resource r : waits_on) waits_on_[wait_count_++] = r;
+  for (Resource r : waits_on) {
+    waits_on_[wait_count_++] = r;
+    metered_ = metered_ || !std::isinf(data(context_->policy).limit(r));
+  }
 }
 
 SocketBase::~SocketBase() = default;
@@ -31,12 +35,6 @@ clock::time_point SocketBase::rate_ready_at(std::string_view call) const {
   return ready;
 }
 
-bool SocketBase::rate_ready(std::string_view call) const {
-  const auto ready = rate_ready_at(call);
-  // Unlimited resources answer min(): no clock read on the hot path.
-  return ready == clock::time_point::min() || ready <= clock::now();
-}
-
 void SocketBase::sleep_until(clock::time_point until) const {
   std::unique_lock lock(sleep_mutex_);
   woken_.wait_until(lock, until, [this] { return closed(); });
@@ -45,9 +43,8 @@ void SocketBase::sleep_until(clock::time_point until) const {
 void SocketBase::wait_for_rates(std::string_view call) const {
   for (;;) {
     if (closed()) throw_closed_local(call);
-    const auto ready = rate_ready_at(call);
-    if (ready == clock::time_point::min() || ready <= clock::now()) return;
-    sleep_until(ready);
+    if (rate_ready(call)) return;
+    sleep_until(rate_ready_at(call));
   }
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "context/context_state.hpp"
+#include "context/fd_guard.hpp"
 #include "core/error_map.hpp"
 #include "core/fd.hpp"
 #include "nanny/nanny.hpp"
@@ -65,7 +66,10 @@ class SocketBase : public Registered {
 
   /// Whether the nanny would let a call go now.
   /// @throws ResourceExhaustedError for a limit of 0, as the call would.
-  bool rate_ready(std::string_view call) const;
+  bool rate_ready(std::string_view call) const {
+    // Inline: a socket with no rate limit to wait on pays one test on each call.
+    return !metered_ || Nanny::reached(rate_ready_at(call));
+  }
 
   /// Sleeps until the nanny lets a call go. A close() from another thread ends the
   /// sleep at once.
@@ -107,7 +111,7 @@ class SocketBase : public Registered {
   /// Tells every watcher closing(), once; close_fd() calls it before the fd goes.
   void tell_watchers() noexcept;
 
-  mutable std::shared_mutex guard_;
+  mutable FdGuard guard_;
   // What rate waits sleep on, so that close() can end them.
   mutable std::mutex sleep_mutex_;
   mutable std::condition_variable woken_;
@@ -116,6 +120,7 @@ class SocketBase : public Registered {
   mutable std::vector<std::pair<const void*, std::shared_ptr<SocketWatcher>>> watchers_;
   std::array<Resource, 2> waits_on_{};
   std::size_t wait_count_ = 0;
+  bool metered_ = false;  // one of waits_on_ has a limit (the policy never changes)
   std::atomic<bool> closed_{false};
   std::atomic<bool> released_{false};
   Fd fd_;
@@ -132,8 +137,11 @@ class TcpSocketImpl final : public SocketBase {
                 const address_v6& peer);
   ~TcpSocketImpl();
 
-  std::string recv(std::size_t bytes);
-  std::size_t send(std::string_view data);
+  /// The plain calls wait for the nanny, then act once; nullopt is "nothing ready now",
+  /// which the handle raises as SocketWouldBlockError in its own frame (a throw costs
+  /// per frame it unwinds, and programs poll with it).
+  std::optional<std::string> recv(std::size_t bytes);
+  std::optional<std::size_t> send(std::string_view data);
   std::optional<std::string> try_recv(std::size_t bytes);
   std::optional<std::size_t> try_send(std::string_view data);
   /// Repy's close: charges the FIN exchange (afterwards, never waiting), releases the
@@ -160,7 +168,7 @@ class TcpServerImpl final : public SocketBase {
                 Family family);
   ~TcpServerImpl();
 
-  Connection getconnection();
+  std::optional<Connection> getconnection();  // nullopt: as TcpSocketImpl::recv
   std::optional<Connection> try_getconnection();
   bool close() noexcept;
 
@@ -182,15 +190,32 @@ class UdpServerImpl final : public SocketBase {
                 Family family);
   ~UdpServerImpl();
 
-  Message getmessage();
+  std::optional<Message> getmessage();  // nullopt: as TcpSocketImpl::recv
   std::optional<Message> try_getmessage();
   bool close() noexcept;
 
   /// Sends a datagram from this socket (sendmessage_ipv6 through a listener). Returns
   /// nothing when the socket was closed before or during the send, so the caller makes
-  /// its own.
+  /// its own. Inline, so that no frame of its own stays on the stack across the system
+  /// call (see TcpSocketImpl::recv).
   std::optional<std::size_t> send_to(std::string_view call, const Endpoints& ends,
-                                     std::string_view message);
+                                     std::string_view message) {
+    const sockaddr_in6 to = to_sockaddr(ends.remote, ends.remote_port);
+    SysResult<std::size_t> sent;
+    try {
+      sent = on_fd(call, [&](int fd) {
+        return context_->ops().sendto(fd, message.data(), message.size(),
+                                      MSG_DONTWAIT | MSG_NOSIGNAL, to);
+      });
+    } catch (const SocketClosedLocal&) {
+      // Closed before or while sending (a close() shuts the fd down under the send): the
+      // caller sends from a socket of its own, which needs the address free first.
+      wait_released();
+      return std::nullopt;
+    }
+    if (!sent) throw_network_error(call, Op::send_message, sent.error, ends);
+    return sent.value;
+  }
 
  private:
   /// One datagram that has arrived (charged); nullopt when none has.

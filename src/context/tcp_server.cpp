@@ -28,11 +28,10 @@ TcpServerImpl::~TcpServerImpl() { close(); }
 
 bool TcpServerImpl::close() noexcept { return close_fd(); }
 
-Connection TcpServerImpl::getconnection() {
+std::optional<Connection> TcpServerImpl::getconnection() {
   constexpr std::string_view call = "TCPServerSocket.getconnection";
   wait_for_rates(call);
-  if (auto connection = accept_now(call)) return std::move(*connection);
-  throw_would_block(NotReady::getconnection);
+  return accept_now(call);
 }
 
 std::optional<Connection> TcpServerImpl::try_getconnection() {

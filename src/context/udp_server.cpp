@@ -40,14 +40,15 @@ UdpServerImpl::~UdpServerImpl() { close(); }
 
 bool UdpServerImpl::close() noexcept { return close_fd(); }
 
-Message UdpServerImpl::getmessage() {
+// Flattened, so that receive_now leaves no frame of its own on the stack across the
+// system call (see TcpSocketImpl::recv).
+[[gnu::flatten]] std::optional<Message> UdpServerImpl::getmessage() {
   constexpr std::string_view call = "UDPServerSocket.getmessage";
   wait_for_rates(call);
-  if (auto message = receive_now(call)) return std::move(*message);
-  throw_would_block(NotReady::getmessage);
+  return receive_now(call);
 }
 
-std::optional<Message> UdpServerImpl::try_getmessage() {
+[[gnu::flatten]] std::optional<Message> UdpServerImpl::try_getmessage() {
   constexpr std::string_view call = "UDPServerSocket.getmessage";
   if (closed()) throw_closed_local(call);
   if (!rate_ready(call)) return std::nullopt;
@@ -67,23 +68,22 @@ std::optional<Message> UdpServerImpl::receive_now(std::string_view call) {
   return Message{to_text(peer, family_), peer_port, std::string(buffer, got.value)};
 }
 
-std::optional<std::size_t> UdpServerImpl::send_to(std::string_view call, const Endpoints& ends,
-                                                  std::string_view message) {
-  const sockaddr_in6 to = to_sockaddr(ends.remote, ends.remote_port);
-  SysResult<std::size_t> sent;
-  try {
-    sent = on_fd(call, [&](int fd) {
-      return context_->ops().sendto(fd, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
-                                    to);
-    });
-  } catch (const SocketClosedLocal&) {
-    // Closed before or while sending (a close() shuts the fd down under the send): the
-    // caller sends from a socket of its own, which needs the address free first.
-    wait_released();
-    return std::nullopt;
-  }
-  if (!sent) throw_network_error(call, Op::send_message, sent.error, ends);
-  return sent.value;
+}  // namespace repy::detail
+
+namespace repy {
+
+// The handle's calls, as TCPSocket's: the plain one small, as it raises the polling
+// program's SocketWouldBlockError; the polling one flattened with the object's work.
+
+Message UDPServerSocket::getmessage() {
+  if (!impl_) detail::throw_closed_local("UDPServerSocket.getmessage");  // a handle to no socket
+  if (auto message = impl_->getmessage()) return std::move(*message);
+  detail::throw_would_block(detail::NotReady::getmessage);
 }
 
-}  // namespace repy::detail
+[[gnu::flatten]] std::optional<Message> UDPServerSocket::try_getmessage() {
+  if (!impl_) detail::throw_closed_local("UDPServerSocket.getmessage");
+  return impl_->try_getmessage();
+}
+
+}  // namespace repy

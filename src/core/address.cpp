@@ -31,35 +31,58 @@ namespace {
 
 // Programs send to the same few addresses over and over; each thread remembers the last
 // texts it parsed and printed, so the hot path skips inet_pton/inet_ntop. Only plain
-// literals are remembered: a zone name's index can change with the interfaces.
+// literals are remembered: a zone name's index can change with the interfaces. Plain
+// arrays, so the thread-locals need no construction or guard on each use.
 struct ParsedText {
-  std::string text;
-  address_v6 address;
+  std::size_t size = 0;  // 0: an empty slot
+  char text[INET6_ADDRSTRLEN] = {};
+  address_v6::bytes_type bytes{};
 };
 constexpr std::size_t remembered = 4;
-thread_local std::array<ParsedText, remembered> parsed_texts;
-thread_local std::size_t next_parsed = 0;
+constinit thread_local ParsedText parsed_texts[remembered];
+constinit thread_local std::size_t next_parsed = 0;
 
 struct PrintedAddress {
   address_v6::bytes_type bytes{};
   unsigned long scope = 0;
-  std::string text;
+  std::size_t size = 0;                       // 0: nothing printed yet
+  char text[INET6_ADDRSTRLEN + 1 + 20] = {};  // literal, '%', zone number
 };
-thread_local PrintedAddress last_printed;
+constinit thread_local PrintedAddress last_printed;
 
 address_v6 parse_ip_uncached(std::string_view call, std::string_view argument,
                              std::string_view value, const ZoneIndex& zone_index);
 
+// Literals are a few bytes: a plain loop beats a call to memcmp (which std::equal and
+// string comparison become).
+bool same_chars(const char* a, const char* b, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+std::optional<address_v6> remembered_ip(std::string_view value) noexcept {
+  for (const auto& entry : parsed_texts) {
+    if (entry.size == value.size() && entry.size != 0 &&
+        same_chars(entry.text, value.data(), entry.size)) {
+      return address_v6(entry.bytes);
+    }
+  }
+  return std::nullopt;
+}
 
 address_v6 parse_ip(std::string_view call, std::string_view argument, std::string_view value,
                     const ZoneIndex& zone_index) {
-  for (const auto& entry : parsed_texts) {
-    if (!entry.text.empty() && entry.text == value) return entry.address;
-  }
+  if (auto known = remembered_ip(value)) return *known;
   address_v6 address = parse_ip_uncached(call, argument, value, zone_index);
-  if (address.scope_id() == 0 && value.size() <= INET6_ADDRSTRLEN) {
-    parsed_texts[next_parsed] = ParsedText{std::string(value), address};
+  if (address.scope_id() == 0 && value.size() < INET6_ADDRSTRLEN) {
+    ParsedText& slot = parsed_texts[next_parsed];
+    slot.size = value.size();
+    std::memcpy(slot.text, value.data(), value.size());
+    slot.bytes = address.to_bytes();
     next_parsed = (next_parsed + 1) % remembered;
   }
   return address;
@@ -157,11 +180,9 @@ address_v6 parse_ipv4(std::string_view call, std::string_view argument, std::str
                                           boost::asio::ip::address_v4(bytes));
 }
 
-void check_port(std::string_view call, std::string_view argument, int port, int min) {
-  if (port < min || port > 65535) {
-    throw_argument_error(call, argument, fmt::format("is not a port between {} and 65535", min),
-                         std::to_string(port));
-  }
+void throw_bad_port(std::string_view call, std::string_view argument, int port, int min) {
+  throw_argument_error(call, argument, fmt::format("is not a port between {} and 65535", min),
+                       std::to_string(port));
 }
 
 bool is_loopback(const address_v6& address) noexcept {
@@ -172,15 +193,20 @@ bool is_loopback(const address_v6& address) noexcept {
 
 std::string to_text(const address_v6& address) {
   const auto bytes = address.to_bytes();
-  if (!last_printed.text.empty() && last_printed.bytes == bytes &&
-      last_printed.scope == address.scope_id()) {
-    return last_printed.text;
+  if (last_printed.size != 0 && last_printed.scope == address.scope_id() &&
+      bytes == last_printed.bytes) {
+    return std::string(last_printed.text, last_printed.size);
   }
   char buffer[INET6_ADDRSTRLEN] = {};
   ::inet_ntop(AF_INET6, bytes.data(), buffer, sizeof buffer);
   std::string text = address.scope_id() != 0 ? fmt::format("{}%{}", buffer, address.scope_id())
                                              : std::string(buffer);
-  last_printed = PrintedAddress{bytes, address.scope_id(), text};
+  if (text.size() < sizeof last_printed.text) {
+    last_printed.bytes = bytes;
+    last_printed.scope = address.scope_id();
+    last_printed.size = text.size();
+    std::memcpy(last_printed.text, text.data(), text.size());
+  }
   return text;
 }
 

@@ -6,6 +6,7 @@
 
 #include <boost/asio/ip/address_v6.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,15 +32,25 @@ using ZoneIndex = std::function<unsigned long(std::string_view name)>;
 address_v6 parse_ip(std::string_view call, std::string_view argument, std::string_view value,
                     const ZoneIndex& zone_index = {});
 
+/// What parse_ip() gave this thread for `value` lately, if it remembers: the hot path
+/// of a call that sends to the same address again, before it builds a ZoneIndex.
+std::optional<address_v6> remembered_ip(std::string_view value) noexcept;
+
 /// Parses an IP argument of `call` of the IPv4 calls: a dotted quad of four decimal
 /// parts 0..255, each one to three digits without a leading zero, not 0.x.x.x, not
 /// 224.0.0.0 and above. Returns its IPv4-mapped form (::ffff:a.b.c.d).
 /// @throws RepyArgumentError naming the call, the argument and the value.
 address_v6 parse_ipv4(std::string_view call, std::string_view argument, std::string_view value);
 
+/// Raises RepyArgumentError for a port outside min..65535.
+[[noreturn]] void throw_bad_port(std::string_view call, std::string_view argument, int port,
+                                 int min);
+
 /// @throws RepyArgumentError unless min <= port <= 65535 (Repy's ports start at 1; a
-/// lookup's service port may be 0).
-void check_port(std::string_view call, std::string_view argument, int port, int min = 1);
+/// lookup's service port may be 0). Inline: every sending call checks two ports.
+inline void check_port(std::string_view call, std::string_view argument, int port, int min = 1) {
+  if (port < min || port > 65535) throw_bad_port(call, argument, port, min);
+}
 
 /// ::1 or ::ffff:127.0.0.0/104, decided on the parsed address.
 bool is_loopback(const address_v6& address) noexcept;

@@ -157,7 +157,7 @@ void throw_would_block(std::string_view call, std::string_view what) {
   throw SocketWouldBlockError(fmt::format("{}: {}", call, what));
 }
 
-void throw_would_block(NotReady call) {
+const SocketWouldBlockError& would_block_error(NotReady call) noexcept {
   // Copies of a prepared std::runtime_error share its message (a reference count).
   static const SocketWouldBlockError prepared[] = {
       SocketWouldBlockError("TCPSocket.recv: no data has arrived yet"),
@@ -165,7 +165,7 @@ void throw_would_block(NotReady call) {
       SocketWouldBlockError("TCPServerSocket.getconnection: no connection is pending"),
       SocketWouldBlockError("UDPServerSocket.getmessage: no message has arrived yet"),
   };
-  throw prepared[static_cast<int>(call)];
+  return prepared[static_cast<int>(call)];
 }
 
 void throw_closed_local(std::string_view call) {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/address.hpp"
+#include "repy/errors.hpp"
 
 namespace repy::detail {
 
@@ -66,10 +67,16 @@ bool closes_socket(Op op, int err) noexcept;
 /// The socket calls whose "nothing ready now" is a prepared exception.
 enum class NotReady { recv, send, getconnection, getmessage };
 
-/// Raises SocketWouldBlockError for a socket call with nothing ready. Programs poll
-/// with it in a loop, so the message is fixed and prepared once: no formatting, no
-/// string allocation.
-[[noreturn]] void throw_would_block(NotReady call);
+/// The SocketWouldBlockError of a socket call with nothing ready. Programs poll with it
+/// in a loop, so the message is fixed and prepared once: no formatting, no string
+/// allocation.
+const SocketWouldBlockError& would_block_error(NotReady call) noexcept;
+
+/// Raises would_block_error(call) from the caller's own frame: a throw costs per frame
+/// it unwinds, and this one is thrown each time a polling program finds nothing.
+[[noreturn, gnu::always_inline]] inline void throw_would_block(NotReady call) {
+  throw would_block_error(call);
+}
 
 /// Raises SocketClosedLocal for a call on a socket closed here.
 [[noreturn]] void throw_closed_local(std::string_view call);

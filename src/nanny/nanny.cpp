@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -17,10 +18,16 @@ namespace {
 
 using clock = Nanny::clock;
 
-std::int64_t now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch())
-      .count();
+std::int64_t ns_of(clock::time_point t) noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
+
+// This thread's latest steady-clock reading. A clock read costs as much as the rest of
+// a charge, and a bucket that drained before this moment has drained by now as well
+// (the clock is monotonic), so checks against it need no new reading.
+constinit thread_local std::int64_t last_read_ns = std::numeric_limits<std::int64_t>::min();
+
+std::int64_t now_ns() noexcept { return last_read_ns = ns_of(clock::now()); }
 
 constexpr double ns_per_second = 1e9;
 // A charge never pushes the finishing time further than this (about 292 years fit in
@@ -64,20 +71,24 @@ void Hold::release() noexcept {
 
 Nanny::Nanny(const PolicyData& policy) : policy_(policy) {}
 
-Nanny::clock::time_point Nanny::ready_at(Resource r, std::string_view call) const {
-  const double limit = policy_.limit(r);
-  if (std::isinf(limit)) return clock::time_point::min();
-  if (!(limit > 0)) throw_never_drains(call, r);
+Nanny::clock::time_point Nanny::metered_ready_at(Resource r, std::string_view call) const {
+  if (!(policy_.limit(r) > 0)) throw_never_drains(call, r);
   // Usage is at most the limit once at most one second of draining is left.
   const std::int64_t finish =
       renewable_[static_cast<std::size_t>(r)].finish_ns.load(std::memory_order_acquire);
   return clock::time_point(std::chrono::nanoseconds(finish) - std::chrono::seconds(1));
 }
 
-void Nanny::wait(Resource r, std::string_view call) const {
+bool Nanny::reached(clock::time_point ready) noexcept {
+  if (ready == clock::time_point::min()) return true;
+  const std::int64_t ready_ns = ns_of(ready);
+  return ready_ns <= last_read_ns || ready_ns <= now_ns();
+}
+
+void Nanny::wait_metered(Resource r, std::string_view call) const {
   for (;;) {
     const auto ready = ready_at(r, call);
-    if (ready <= clock::now()) return;
+    if (reached(ready)) return;
     std::this_thread::sleep_until(ready);
   }
 }
@@ -86,7 +97,13 @@ void Nanny::charge(Resource r, double amount) noexcept {
   // A negative, NaN or infinite amount would corrupt the account for good.
   if (!(amount > 0) || std::isinf(amount)) return;
   auto& bucket = renewable_[static_cast<std::size_t>(r)];
-  bucket.total.fetch_add(amount, std::memory_order_relaxed);
+  constexpr double exact_integers = 9007199254740992.0;  // 2^53
+  const auto whole = static_cast<std::int64_t>(std::min(amount, exact_integers));
+  if (static_cast<double>(whole) == amount) {
+    bucket.whole_total.fetch_add(whole, std::memory_order_relaxed);
+  } else {
+    bucket.part_total.fetch_add(amount, std::memory_order_relaxed);
+  }
   const double limit = policy_.limit(r);
   // Without a limit there is nothing to drain: no clock, no compare-and-swap.
   if (std::isinf(limit) || !(limit > 0)) return;
@@ -133,7 +150,9 @@ NannyReport Nanny::report() const {
             std::max<std::int64_t>(0, bucket.finish_ns.load(std::memory_order_acquire) - now);
         report.usage[name] =
             std::isinf(limit) ? 0 : static_cast<double>(left_ns) / ns_per_second * limit;
-        report.totals[name] = bucket.total.load(std::memory_order_relaxed);
+        report.totals[name] =
+            static_cast<double>(bucket.whole_total.load(std::memory_order_relaxed)) +
+            bucket.part_total.load(std::memory_order_relaxed);
         break;
       }
       case ResourceKind::fungible:

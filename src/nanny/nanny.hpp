@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -59,11 +60,21 @@ class Nanny {
   /// drains to the limit (Repy's rule: only usage strictly above the limit makes a call
   /// wait). A time not after now means at once; unlimited resources are always ready.
   /// @throws ResourceExhaustedError for a limit of 0, which never drains.
-  clock::time_point ready_at(Resource r, std::string_view call) const;
+  clock::time_point ready_at(Resource r, std::string_view call) const {
+    // Inline for the common unlimited case: no bucket, no clock, no call.
+    if (std::isinf(policy_.limit(r))) return clock::time_point::min();
+    return metered_ready_at(r, call);
+  }
+
+  /// Whether `ready` (a ready_at() answer) is not after now. The clock is read only when
+  /// `ready` is after this thread's last reading, which is not after now either.
+  static bool reached(clock::time_point ready) noexcept;
 
   /// Sleeps this thread until ready_at(r). `call` names the Repy call, for messages.
   /// @throws ResourceExhaustedError at once when the limit is 0.
-  void wait(Resource r, std::string_view call) const;
+  void wait(Resource r, std::string_view call) const {
+    if (!std::isinf(policy_.limit(r))) wait_metered(r, call);  // inline, as ready_at()
+  }
 
   /// Charges an amount of a renewable resource after the act. Never waits or throws.
   void charge(Resource r, double amount) noexcept;
@@ -77,14 +88,19 @@ class Nanny {
 
  private:
   friend class Hold;
+  clock::time_point metered_ready_at(Resource r, std::string_view call) const;
+  void wait_metered(Resource r, std::string_view call) const;
   void give_back(Resource r) noexcept;
 
   struct alignas(64) Renewable {
     // Steady-clock nanoseconds at which the usage charged so far has drained; usage
     // now is (finish - now) * limit. One word, so a charge needs no lock.
     std::atomic<std::int64_t> finish_ns{0};
-    std::atomic<double> total{0};  // everything ever charged (exact for whole amounts
-                                   // up to 2^53)
+    // Everything ever charged: whole amounts (every socket call's) in an integer, whose
+    // atomic add is one instruction where a double's is a compare-and-swap loop, the
+    // rest in a double. Reported as their sum (exact for whole amounts up to 2^53).
+    std::atomic<std::int64_t> whole_total{0};
+    std::atomic<double> part_total{0};
   };
   struct alignas(64) Fungible {
     std::atomic<long> held{0};

@@ -89,6 +89,15 @@ SysResult<sockaddr_storage> SocketOps::local_address(int fd) noexcept {
 }
 
 SysResult<short> SocketOps::poll(int fd, short events, std::chrono::milliseconds timeout) noexcept {
+  if (timeout.count() == 0) {
+    // A look, not a wait: no deadline, so no clock to read.
+    for (;;) {
+      pollfd p{fd, events, 0};
+      int rc = ::poll(&p, 1, 0);
+      if (rc >= 0) return {rc > 0 ? p.revents : short{0}, 0};
+      if (errno != EINTR) return {0, errno};
+    }
+  }
   using clock = std::chrono::steady_clock;
   const bool forever = timeout.count() < 0;
   const auto deadline = forever ? clock::time_point::max() : clock::now() + timeout;
