@@ -201,7 +201,9 @@ class REPY6_API Context {
                                                         std::string_view localip, int localport,
                                                         double timeout);
 
+  /// The policy this context runs under. @throws nothing.
   const Policy& policy() const noexcept;
+  /// The stack this context's sockets live on. @throws nothing.
   const Stack& stack() const noexcept;
 
   friend bool operator==(const Context& a, const Context& b) noexcept {
