@@ -26,6 +26,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -176,6 +177,10 @@ asio::awaitable<void> client_echo(ClientRun& run, tcp::socket& s) {
       });
     }
     io.run();
+    if (run.failed != 0) {
+      std::fprintf(stderr, "asio_echo_bench: %d connection(s) could not be opened\n", run.failed);
+      std::_Exit(1);
+    }
     char byte = 0;
     if (!read_all(go, &byte, 1)) std::_Exit(1);
     for (auto& s : run.sockets) asio::co_spawn(io, client_echo(run, s), asio::detached);
@@ -235,6 +240,13 @@ Times run_round(Child& child, const Command& shape, Start start) {
     c0 = thread_cpu_seconds();
     write_all(child.go, &byte, 1);
   };
+  // A client process that died or a connection that never came must not hang the run.
+  asio::steady_timer deadline(io, std::chrono::minutes(5));
+  deadline.async_wait([](boost::system::error_code e) {
+    if (e) return;
+    std::fprintf(stderr, "asio_echo_bench: a round took more than five minutes\n");
+    std::exit(1);
+  });
   Command command = shape;
   command.port = start(io, stats, expected, on_all_accepted);
   write_all(child.commands, &command, sizeof command);
