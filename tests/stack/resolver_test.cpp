@@ -181,16 +181,14 @@ TEST(resolver_test, getnameinfo_zone_names_are_the_stacks_interfaces) {
 
 TEST(resolver_test, host_stack_asks_the_configured_server) {
   if (!have_dnsmasq()) GTEST_SKIP() << "/usr/sbin/dnsmasq is not installed";
-  int port = free_udp_port_v6_loopback();
-  auto args = zone_args();
-  args.insert(args.end(), {fmt::format("--port={}", port), "--listen-address=::1"});
-  Dnsmasq dns(args);
-  ASSERT_TRUE(dns.started());
+  auto dns = start_host_dns(zone_args());
+  ASSERT_TRUE(dns.server) << "dnsmasq never came up on [::1]";
+  const int port = dns.port;
   // Stack::host() is one shared stack; this process's other tests never resolve names.
   Stack host = Stack::host();
   host.iothdns_update(fmt::format("nameserver [::1]:{}\n{}", port, kFastFail));
   auto found = eventually([&] { return host.getaddrinfo("name.test", "", AF_INET6); });
-  ASSERT_TRUE(dns.running()) << "dnsmasq exited";
+  ASSERT_TRUE(dns.server->running()) << "dnsmasq exited";
   EXPECT_THAT(ips(found), ElementsAre("fc00::5"));
   EXPECT_THAT(ips(host.getaddrinfo("deep.name.test", "80", AF_INET6, SOCK_STREAM)),
               ElementsAre("fc00::5"));
@@ -258,10 +256,9 @@ TEST(resolver_test, config_dns_of_the_constructor_configures_the_resolver) {
   REQUIRE_VDE();
   // A lone vdestack whose own ::1 runs nothing: the query is refused inside the stack,
   // quickly, instead of reaching the host's ::1.
-  int port = free_udp_port_v6_loopback();
-  auto args = zone_args();
-  args.insert(args.end(), {fmt::format("--port={}", port), "--listen-address=::1"});
-  Dnsmasq host_dns(args);
+  auto host_dns = start_host_dns(zone_args());
+  ASSERT_TRUE(host_dns.server) << "dnsmasq never came up on [::1]";
+  const int port = host_dns.port;
   Stack host = Stack::host();
   host.iothdns_update(fmt::format("nameserver [::1]:{}\n{}", port, kFastFail));
   ASSERT_NO_THROW(eventually([&] { return host.getaddrinfo("name.test", "", AF_INET6); }));

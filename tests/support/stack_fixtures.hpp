@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -228,6 +229,41 @@ class Dnsmasq {
 };
 
 inline bool have_dnsmasq() { return ::access("/usr/sbin/dnsmasq", X_OK) == 0; }
+
+/// A dnsmasq serving on [::1]:port of the host, and that port.
+struct HostDns {
+  std::unique_ptr<Dnsmasq> server;
+  int port = 0;
+};
+
+/// Starts dnsmasq with `args` on a free UDP port of the host's ::1 and waits (at most
+/// 5 s) until it holds the port. Other processes on the machine take ports too: when
+/// the one picked is gone before dnsmasq binds it, dnsmasq exits and another port is
+/// tried. An empty server when five tries failed.
+inline HostDns start_host_dns(std::vector<std::string> args) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    HostDns dns;
+    dns.port = free_udp_port_v6_loopback();
+    auto with_port = args;
+    with_port.insert(with_port.end(), {fmt::format("--port={}", dns.port), "--listen-address=::1"});
+    dns.server = std::make_unique<Dnsmasq>(with_port);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (dns.server->running() && std::chrono::steady_clock::now() < deadline) {
+      // Serving once its port is taken: a bind of our own is refused then.
+      int probe = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      sockaddr_in6 sa{};
+      sa.sin6_family = AF_INET6;
+      sa.sin6_addr = in6addr_loopback;
+      sa.sin6_port = htons(static_cast<std::uint16_t>(dns.port));
+      const bool held =
+          ::bind(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 && errno == EADDRINUSE;
+      ::close(probe);
+      if (held) return dns;
+      ::poll(nullptr, 0, 20);
+    }
+  }
+  return {};
+}
 
 /// Calls `resolve` until it returns without NetworkAddressError or `deadline` passes:
 /// a freshly started server answers once it has bound its socket.
