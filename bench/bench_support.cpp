@@ -4,8 +4,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -120,6 +122,21 @@ void raw_take_datagram(int fd, std::vector<char>& buffer) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) fail("recvfrom");
     wait_for(fd, POLLIN);
   }
+}
+
+OneCore::OneCore() {
+  ::pthread_getaffinity_np(::pthread_self(), sizeof old_, &old_);
+  cpu_ = std::max(::sched_getcpu(), 0);
+  share();
+}
+
+OneCore::~OneCore() { ::pthread_setaffinity_np(::pthread_self(), sizeof old_, &old_); }
+
+void OneCore::share() const {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu_, &one);
+  ::pthread_setaffinity_np(::pthread_self(), sizeof one, &one);
 }
 
 repy::Policy capped_policy() { return repy::Policy::unlimited(); }

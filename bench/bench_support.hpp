@@ -4,6 +4,7 @@
 
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 
 #include <cstddef>
@@ -92,6 +93,25 @@ std::size_t repy_send(repy::TCPSocket& s, std::string_view data);
 
 /// recv() of what has arrived; 0 when nothing has.
 std::size_t repy_recv(repy::TCPSocket& s, std::size_t size);
+
+/// Keeps the threads of a two-thread benchmark on one CPU: the one the creating thread
+/// runs on when made, for itself at once and for any other thread that calls share().
+/// The creating thread gets its old CPU set back when this is destroyed. Why: a loop of
+/// small sends between two threads runs two to three times slower when the scheduler
+/// happens to put them on different cores of this 2-core machine, a choice that changes
+/// from one run to the next and would swamp the cost being measured.
+class OneCore {
+ public:
+  OneCore();
+  ~OneCore();
+  OneCore(const OneCore&) = delete;
+  OneCore& operator=(const OneCore&) = delete;
+  void share() const;
+
+ private:
+  cpu_set_t old_{};
+  int cpu_ = 0;
+};
 
 /// Runs `body` and turns an exception into a benchmark error instead of an abort.
 template <class F>

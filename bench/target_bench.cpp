@@ -76,7 +76,7 @@ void would_block_repy(benchmark::State& state, Poll how, bool metered) {
 // A sender thread offers 10000-byte chunks (the rest of a chunk after a partial send),
 // the benchmark thread takes up to 10000 bytes at a time until a block has arrived;
 // each side waits for readiness only when its call says "not now". Both ends have
-// Repy's 10000-byte SO_SNDBUF/SO_RCVBUF.
+// Repy's 10000-byte SO_SNDBUF/SO_RCVBUF; both threads run on one core (OneCore).
 
 constexpr std::size_t bulk_chunk = 10000;
 constexpr std::size_t bulk_block = 100000;  // bytes per iteration
@@ -86,7 +86,9 @@ constexpr std::size_t bulk_block = 100000;  // bytes per iteration
 void bulk_raw(benchmark::State& state, bool fin_check) {
   guarded(state, [&] {
     RawPair p = raw_pair({repy_tcp_cap, true, false});
+    const OneCore core;
     std::jthread sender([&](std::stop_token stop) {
+      core.share();
       const std::string chunk(bulk_chunk, 'b');
       std::size_t off = 0;
       while (!stop.stop_requested()) {
@@ -122,7 +124,9 @@ void bulk_raw(benchmark::State& state, bool fin_check) {
 void bulk_repy(benchmark::State& state) {
   guarded(state, [&] {
     RepyPair p = repy_pair(capped_policy());
+    const OneCore core;
     std::jthread sender([&](std::stop_token stop) {
+      core.share();
       const std::string chunk(bulk_chunk, 'b');
       std::size_t off = 0;
       try {
