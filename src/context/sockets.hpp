@@ -27,6 +27,16 @@
 
 namespace repy::detail {
 
+/// Enough for any datagram and for a generous TCP read.
+inline constexpr std::size_t read_buffer_size = 65536;
+
+/// This thread's read buffer, so that a receive copies only what arrived instead of
+/// zero-filling what was asked for. A call uses it only until it returns.
+inline char* read_buffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[read_buffer_size]);
+  return buffer.get();
+}
+
 /// What the three socket kinds share: the fd and its guard, the context, the held
 /// insocket or outsocket, and the socket's registry entry.
 ///

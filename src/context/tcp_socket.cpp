@@ -9,19 +9,6 @@
 
 namespace repy::detail {
 
-namespace {
-
-// Enough for a generous TCP read; one per thread, so a recv() copies only what arrived
-// instead of zero-filling what was asked for.
-constexpr std::size_t read_buffer_size = 65536;
-
-char* read_buffer() {
-  thread_local std::unique_ptr<char[]> buffer(new char[read_buffer_size]);
-  return buffer.get();
-}
-
-}  // namespace
-
 std::shared_ptr<TcpSocketImpl> TcpSocketImpl::open(std::shared_ptr<ContextState> context, Fd fd,
                                                    Hold outsocket, const address_v6& peer,
                                                    const LocalKey& local) {

@@ -8,18 +8,6 @@
 
 namespace repy::detail {
 
-namespace {
-
-// Enough for any datagram; one per thread.
-constexpr std::size_t datagram_buffer_size = 65536;
-
-char* datagram_buffer() {
-  thread_local std::unique_ptr<char[]> buffer(new char[datagram_buffer_size]);
-  return buffer.get();
-}
-
-}  // namespace
-
 std::shared_ptr<UdpServerImpl> UdpServerImpl::open(std::shared_ptr<ContextState> context, Fd fd,
                                                    Hold insocket, const LocalKey& local,
                                                    Family family) {
@@ -57,9 +45,9 @@ bool UdpServerImpl::close() noexcept { return close_fd(); }
 
 std::optional<Message> UdpServerImpl::receive_now(std::string_view call) {
   sockaddr_storage from{};
-  char* buffer = datagram_buffer();
+  char* buffer = read_buffer();
   auto got = on_fd(call, [&](int fd) {
-    return context_->ops().recvfrom(fd, buffer, datagram_buffer_size, MSG_DONTWAIT, from);
+    return context_->ops().recvfrom(fd, buffer, read_buffer_size, MSG_DONTWAIT, from);
   });
   if (is_would_block(got.error)) return std::nullopt;
   if (!got) fail(call, Op::recv, got.error, [this] { close(); });
