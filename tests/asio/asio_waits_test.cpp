@@ -33,21 +33,7 @@ using repy_test::free_ports;
 using repy_test::Got;
 using repy_test::into;
 using repy_test::run_until;
-
-/// A pair whose loopback rates are `rate` per second and already over the limit.
-repy_test::Pair throttled_pair(int rate, std::size_t backlog) {
-  auto ports = free_ports(2);
-  auto ctx = context_with({ports[0], ports[1]}, {},
-                          {{"loopsend", std::to_string(rate)}, {"looprecv", std::to_string(rate)}});
-  repy_test::Pair p;
-  p.ctx = ctx;
-  p.server = ctx.listenforconnection_ipv6("::1", ports[0]);
-  p.client = ctx.openconnection_ipv6("::1", ports[0], "::1", ports[1], 5);
-  EXPECT_TRUE(p.server.wait_readable(5s));
-  p.accepted = p.server.getconnection().socket;
-  EXPECT_EQ(p.client.send(std::string(backlog, 'r')), backlog);
-  return p;
-}
+using repy_test::throttled_pair;
 
 // ---- charges: the plain calls'
 

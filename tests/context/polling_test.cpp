@@ -117,32 +117,8 @@ TEST(polling_test, the_plain_calls_would_block_with_a_fixed_message_naming_the_c
 
 // ---- the nanny: try_* say "not now" and wait_* wait while a rate limit would
 
-// A pair on a context whose loopback rates are `rate` bytes per second, with more than
-// a second's worth already charged by a send of `backlog` bytes.
-struct Throttled {
-  repy_test::Pair pair;
-  explicit Throttled(int rate, std::size_t backlog) {
-    auto ports = free_ports(2);
-    pair.ctx =
-        context_with({ports[0], ports[1]}, {},
-                     {{"loopsend", std::to_string(rate)}, {"looprecv", std::to_string(rate)}});
-    pair.server = pair.ctx.listenforconnection_ipv6("::1", ports[0]);
-    pair.client = pair.ctx.openconnection_ipv6("::1", ports[0], "::1", ports[1], 5);
-    EXPECT_TRUE(pair.server.wait_readable(5s));
-    pair.accepted = pair.server.getconnection().socket;
-    // Creating the pair charged a little; one big send puts usage far over the limit.
-    std::string data(backlog, 'r');
-    std::size_t sent = 0;
-    while (sent < data.size()) {
-      EXPECT_TRUE(pair.client.wait_writable(10s));
-      sent += pair.client.send(std::string_view(data).substr(sent));
-    }
-  }
-};
-
 TEST(polling_test, try_calls_say_not_now_while_a_rate_limit_would_make_them_wait) {
-  Throttled t(1000, 5000);  // about four seconds over the limit
-  auto& p = t.pair;
+  auto p = repy_test::throttled_pair(1000, 5000);  // about four seconds over the limit
   ASSERT_TRUE(repy_test::poll_fd(p.accepted.native_handle(), POLLIN));
   // Data is there, and the buffer has room: only the nanny says "not now".
   EXPECT_EQ(p.accepted.try_recv(10), std::nullopt);
@@ -152,8 +128,7 @@ TEST(polling_test, try_calls_say_not_now_while_a_rate_limit_would_make_them_wait
 }
 
 TEST(polling_test, wait_then_try_never_spins_and_never_sleeps_inside_try) {
-  Throttled t(20000, 30000);  // about half a second over the limit
-  auto& p = t.pair;
+  auto p = repy_test::throttled_pair(20000, 30000);  // about half a second over the limit
   ASSERT_TRUE(p.accepted.wait_readable(10s));
   const auto start = std::chrono::steady_clock::now();
   auto data = p.accepted.try_recv(100);
@@ -174,8 +149,7 @@ TEST(polling_test, a_zero_limit_makes_waits_return_at_once_and_the_call_fail) {
 // ---- rate waits end with the socket; close() never waits
 
 TEST(polling_test, close_wakes_a_call_sleeping_in_a_rate_wait) {
-  Throttled t(1000, 20000);  // about twenty seconds over the limit
-  auto& p = t.pair;
+  auto p = repy_test::throttled_pair(1000, 20000);  // about twenty seconds over the limit
   auto sleeper = std::async(std::launch::async, [&] { return p.client.send("more"); });
   ASSERT_EQ(sleeper.wait_for(100ms), std::future_status::timeout) << "did not wait for the nanny";
   const auto start = std::chrono::steady_clock::now();
@@ -186,8 +160,7 @@ TEST(polling_test, close_wakes_a_call_sleeping_in_a_rate_wait) {
 }
 
 TEST(polling_test, close_never_waits_for_the_nanny_and_charges_afterwards) {
-  Throttled t(1000, 20000);
-  auto& p = t.pair;
+  auto p = repy_test::throttled_pair(1000, 20000);
   const double before = repy_test::total(p.ctx, "loopsend");
   auto closer = std::async(std::launch::async, [&] { return p.accepted.close(); });
   ASSERT_EQ(closer.wait_for(2s), std::future_status::ready) << "close() waited for the nanny";
@@ -196,8 +169,7 @@ TEST(polling_test, close_never_waits_for_the_nanny_and_charges_afterwards) {
 }
 
 TEST(polling_test, close_ends_a_wait_readable_that_waits_for_the_nanny) {
-  Throttled t(1000, 20000);
-  auto& p = t.pair;
+  auto p = repy_test::throttled_pair(1000, 20000);
   auto waiter = std::async(std::launch::async, [&] { return p.accepted.wait_readable(60s); });
   ASSERT_EQ(waiter.wait_for(100ms), std::future_status::timeout);
   p.accepted.close();

@@ -374,4 +374,27 @@ inline Pair connected_pair(repy::Context ctx = repy::Context()) {
   return p;
 }
 
+/// A pair on a context whose loopback rates are `rate` bytes per second, with `backlog`
+/// bytes already sent by the client, so that the nanny makes the next calls on both
+/// ends wait for about (backlog - rate) / rate seconds.
+inline Pair throttled_pair(int rate, std::size_t backlog) {
+  Pair p;
+  auto ports = free_ports(2);
+  p.server_port = ports[0];
+  p.client_port = ports[1];
+  p.ctx = context_with({ports[0], ports[1]}, {},
+                       {{"loopsend", std::to_string(rate)}, {"looprecv", std::to_string(rate)}});
+  p.server = p.ctx.listenforconnection_ipv6("::1", p.server_port);
+  p.client = p.ctx.openconnection_ipv6("::1", p.server_port, "::1", p.client_port, 5.0);
+  EXPECT_TRUE(p.server.wait_readable(5s));
+  p.accepted = p.server.getconnection().socket;
+  const std::string data(backlog, 'r');
+  std::size_t sent = 0;
+  while (sent < data.size()) {
+    EXPECT_TRUE(p.client.wait_writable(10s));
+    sent += p.client.send(std::string_view(data).substr(sent));
+  }
+  return p;
+}
+
 }  // namespace repy_test
