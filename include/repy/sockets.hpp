@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "repy/errors.hpp"
 #include "repy/export.hpp"
 
 namespace repy {
@@ -68,12 +69,18 @@ class REPY6_API TCPSocket {
   /// @throws RepyArgumentError for bytes == 0; SocketWouldBlockError when nothing has
   /// arrived; SocketClosedRemote once the peer closed and every byte was read, or on a
   /// reset; SocketClosedLocal after close().
-  std::string recv(std::size_t bytes);
+  std::string recv(std::size_t bytes) {
+    if (auto data = recv_or_would_block(bytes)) return std::move(*data);
+    throw would_block_error(false);
+  }
 
   /// Sends as much of `data` as the socket buffer takes now; returns the count.
   /// @throws SocketWouldBlockError when the buffer is full; SocketClosedRemote when the
   /// peer closed or reset; SocketClosedLocal after close().
-  std::size_t send(std::string_view data);
+  std::size_t send(std::string_view data) {
+    if (auto sent = send_or_would_block(data)) return *sent;
+    throw would_block_error(true);
+  }
 
   /// Closes the socket; true on the first call, false after. Never throws and never
   /// waits for the nanny: it charges afterwards, even over the limit. Wakes a call of
@@ -127,6 +134,13 @@ class REPY6_API TCPSocket {
   }
 
  private:
+  // The plain calls are the polling ones but for the nanny, which they wait for, and
+  // for "nothing ready", which they raise inline above: from the program's own frame,
+  // since a C++ throw costs for every frame it unwinds and polling programs throw often.
+  // The error is prepared once, so raising it formats and allocates nothing.
+  std::optional<std::string> recv_or_would_block(std::size_t bytes);
+  std::optional<std::size_t> send_or_would_block(std::string_view data);
+  static const SocketWouldBlockError& would_block_error(bool sending) noexcept;
   bool wait_ready(bool write, std::int64_t timeout_ns) const;
   friend struct detail::Access;
   explicit TCPSocket(std::shared_ptr<detail::TcpSocketImpl> impl) noexcept
@@ -157,7 +171,10 @@ class REPY6_API TCPServerSocket {
   /// @throws SocketWouldBlockError when none is pending; SocketClosedLocal after
   /// close(); ResourceExhaustedError when no outsocket is left (the pending connection
   /// is closed).
-  Connection getconnection();
+  Connection getconnection() {
+    if (auto connection = getconnection_or_would_block()) return std::move(*connection);
+    throw would_block_error();
+  }
 
   /// Stops listening; true on the first call, false after. Never throws.
   bool close() noexcept;
@@ -187,6 +204,9 @@ class REPY6_API TCPServerSocket {
   }
 
  private:
+  // As TCPSocket's recv_or_would_block.
+  std::optional<Connection> getconnection_or_would_block();
+  static const SocketWouldBlockError& would_block_error() noexcept;
   bool wait_ready(std::int64_t timeout_ns) const;
   friend struct detail::Access;
   explicit TCPServerSocket(std::shared_ptr<detail::TcpServerImpl> impl) noexcept
@@ -201,7 +221,10 @@ class REPY6_API UDPServerSocket {
 
   /// Takes one datagram that has already arrived.
   /// @throws SocketWouldBlockError when none has; SocketClosedLocal after close().
-  Message getmessage();
+  Message getmessage() {
+    if (auto message = getmessage_or_would_block()) return std::move(*message);
+    throw would_block_error();
+  }
 
   /// Stops listening; true on the first call, false after. Never throws.
   bool close() noexcept;
@@ -231,6 +254,9 @@ class REPY6_API UDPServerSocket {
   }
 
  private:
+  // As TCPSocket's recv_or_would_block.
+  std::optional<Message> getmessage_or_would_block();
+  static const SocketWouldBlockError& would_block_error() noexcept;
   bool wait_ready(std::int64_t timeout_ns) const;
   friend struct detail::Access;
   explicit UDPServerSocket(std::shared_ptr<detail::UdpServerImpl> impl) noexcept

@@ -52,13 +52,12 @@ std::shared_ptr<SocketWatcher> TCPSocket::watcher(const void* key,
   return watcher_of(impl_, key, make);
 }
 
-// The plain call raises "nothing ready" here, in the frame the program called (a throw
-// costs per frame it unwinds).
-Connection TCPServerSocket::getconnection() {
-  if (auto connection = live(impl_, "TCPServerSocket.getconnection").getconnection()) {
-    return std::move(*connection);
-  }
-  detail::throw_would_block(detail::NotReady::getconnection);
+// The plain call's work; its "nothing ready" is raised inline (sockets.hpp).
+std::optional<Connection> TCPServerSocket::getconnection_or_would_block() {
+  return live(impl_, "TCPServerSocket.getconnection").getconnection();
+}
+const SocketWouldBlockError& TCPServerSocket::would_block_error() noexcept {
+  return detail::would_block_error(detail::NotReady::getconnection);
 }
 std::optional<Connection> TCPServerSocket::try_getconnection() {
   return live(impl_, "TCPServerSocket.getconnection").try_getconnection();

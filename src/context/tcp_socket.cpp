@@ -116,25 +116,23 @@ std::optional<std::size_t> TcpSocketImpl::send_now(std::string_view call, std::s
 
 namespace repy {
 
-// The plain calls raise "nothing ready" in the handle, the frame the program called: a
-// throw costs per frame it unwinds, and polling programs throw often. They stay small
-// (not flattened), since the unwinder also pays for a frame's size: it searches the
-// frame's table of call sites from the start.
+// The calls of the handle, flattened with the object's: one frame between the program
+// and the system call (see TcpSocketImpl::recv). The plain calls' "nothing ready" is
+// raised inline (sockets.hpp), in the frame the program called.
 
-std::string TCPSocket::recv(std::size_t bytes) {
+[[gnu::flatten]] std::optional<std::string> TCPSocket::recv_or_would_block(std::size_t bytes) {
   if (!impl_) detail::throw_closed_local("TCPSocket.recv");  // a handle to no socket
-  if (auto data = impl_->recv(bytes)) return std::move(*data);
-  detail::throw_would_block(detail::NotReady::recv);
+  return impl_->recv(bytes);
 }
 
-std::size_t TCPSocket::send(std::string_view data) {
+[[gnu::flatten]] std::optional<std::size_t> TCPSocket::send_or_would_block(std::string_view data) {
   if (!impl_) detail::throw_closed_local("TCPSocket.send");
-  if (auto sent = impl_->send(data)) return *sent;
-  detail::throw_would_block(detail::NotReady::send);
+  return impl_->send(data);
 }
 
-// The polling calls, flattened with the object's: one frame between the program and the
-// system call (see TcpSocketImpl::recv).
+const SocketWouldBlockError& TCPSocket::would_block_error(bool sending) noexcept {
+  return detail::would_block_error(sending ? detail::NotReady::send : detail::NotReady::recv);
+}
 
 [[gnu::flatten]] std::optional<std::string> TCPSocket::try_recv(std::size_t bytes) {
   if (!impl_) detail::throw_closed_local("TCPSocket.recv");

@@ -60,13 +60,15 @@ std::optional<Message> UdpServerImpl::receive_now(std::string_view call) {
 
 namespace repy {
 
-// The handle's calls, as TCPSocket's: the plain one small, as it raises the polling
-// program's SocketWouldBlockError; the polling one flattened with the object's work.
+// The handle's calls, flattened with the object's as TCPSocket's.
 
-Message UDPServerSocket::getmessage() {
+[[gnu::flatten]] std::optional<Message> UDPServerSocket::getmessage_or_would_block() {
   if (!impl_) detail::throw_closed_local("UDPServerSocket.getmessage");  // a handle to no socket
-  if (auto message = impl_->getmessage()) return std::move(*message);
-  detail::throw_would_block(detail::NotReady::getmessage);
+  return impl_->getmessage();
+}
+
+const SocketWouldBlockError& UDPServerSocket::would_block_error() noexcept {
+  return detail::would_block_error(detail::NotReady::getmessage);
 }
 
 [[gnu::flatten]] std::optional<Message> UDPServerSocket::try_getmessage() {

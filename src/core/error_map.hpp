@@ -69,14 +69,8 @@ enum class NotReady { recv, send, getconnection, getmessage };
 
 /// The SocketWouldBlockError of a socket call with nothing ready. Programs poll with it
 /// in a loop, so the message is fixed and prepared once: no formatting, no string
-/// allocation.
+/// allocation. The handles raise it inline (repy/sockets.hpp).
 const SocketWouldBlockError& would_block_error(NotReady call) noexcept;
-
-/// Raises would_block_error(call) from the caller's own frame: a throw costs per frame
-/// it unwinds, and this one is thrown each time a polling program finds nothing.
-[[noreturn, gnu::always_inline]] inline void throw_would_block(NotReady call) {
-  throw would_block_error(call);
-}
 
 /// Raises SocketClosedLocal for a call on a socket closed here.
 [[noreturn]] void throw_closed_local(std::string_view call);
