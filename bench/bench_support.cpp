@@ -112,13 +112,13 @@ void raw_send_datagram(int fd, std::string_view message, const sockaddr_in6& to)
   }
 }
 
-void raw_take_datagram(int fd, std::vector<char>& buffer) {
+std::size_t raw_take_datagram(int fd, std::vector<char>& buffer) {
   for (;;) {
     sockaddr_in6 from{};
     socklen_t len = sizeof from;
     ssize_t n =
         ::recvfrom(fd, buffer.data(), buffer.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
-    if (n >= 0) return;
+    if (n >= 0) return static_cast<std::size_t>(n);
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) fail("recvfrom");
     wait_for(fd, POLLIN);
   }

@@ -62,8 +62,9 @@ std::size_t raw_recv(int fd, char* buffer, std::size_t size);
 /// sendto() of one datagram.
 void raw_send_datagram(int fd, std::string_view message, const sockaddr_in6& to);
 
-/// recvfrom() of one datagram into `buffer`, waiting with poll() while none has arrived.
-void raw_take_datagram(int fd, std::vector<char>& buffer);
+/// recvfrom() of one datagram into `buffer`, waiting with poll() while none has arrived;
+/// returns its size.
+std::size_t raw_take_datagram(int fd, std::vector<char>& buffer);
 
 // ---- repy sockets ------------------------------------------------------------------
 
