@@ -29,23 +29,32 @@ namespace repy::detail::async {
 template <class R>
 class Outcome {
  public:
-  /// True for the first step of the operation, the one inside the initiating call.
-  bool first_step() noexcept { return std::exchange(first_, false); }
-  bool ready() const noexcept { return ready_; }
+  /// One step of the operation, until it has an outcome. `attempt` returns the result,
+  /// or nothing after it handed `self` to a wait (the step ends there); when it throws,
+  /// the exception is the outcome, with `on_error()` as the result.
+  template <class Self, class Attempt, class OnError>
+  void step(Self& self, Attempt&& attempt, OnError&& on_error) {
+    const bool first = std::exchange(first_, false);
+    if (!ready_) {
+      try {
+        auto result = attempt();
+        if (!result) return;
+        set(nullptr, std::move(*result));
+      } catch (...) {
+        set(std::current_exception(), on_error());
+      }
+    }
+    if (first) return net::post(std::move(self));
+    self.complete(std::move(error_), std::move(result_));
+  }
 
+ private:
   void set(std::exception_ptr error, R result) {
     error_ = std::move(error);
     result_ = std::move(result);
     ready_ = true;
   }
 
-  template <class Self>
-  void deliver(Self& self, bool first) {
-    if (first) return net::post(std::move(self));
-    self.complete(std::move(error_), std::move(result_));
-  }
-
- private:
   bool first_ = true;
   bool ready_ = false;
   std::exception_ptr error_;
@@ -65,19 +74,14 @@ class SocketOp {
 
   template <class Self>
   void operator()(Self& self, boost::system::error_code = {}) {
-    const bool first = out_.first_step();
-    if (!out_.ready()) {
-      try {
-        if (auto result = step_()) {
-          out_.set(nullptr, std::move(*result));
-        } else {
-          return wait(self);
-        }
-      } catch (...) {
-        out_.set(std::current_exception(), step_.partial());
-      }
-    }
-    out_.deliver(self, first);
+    out_.step(
+        self,
+        [&] {
+          auto result = step_();
+          if (!result) wait(self);
+          return result;
+        },
+        [&] { return step_.partial(); });
   }
 
  private:
@@ -190,19 +194,14 @@ class SendMessageOp {
 
   template <class Self>
   void operator()(Self& self, boost::system::error_code = {}) {
-    const bool first = out_.first_step();
-    if (!out_.ready()) {
-      try {
-        if (auto sent = try_send()) {
-          out_.set(nullptr, *sent);
-        } else {
-          return state_->wait_until(ex_, next_try(), self);
-        }
-      } catch (...) {
-        out_.set(std::current_exception(), 0);
-      }
-    }
-    out_.deliver(self, first);
+    out_.step(
+        self,
+        [&] {
+          auto sent = try_send();
+          if (!sent) state_->wait_until(ex_, next_try(), self);
+          return sent;
+        },
+        [] { return std::size_t{0}; });
   }
 
  private:
@@ -254,20 +253,13 @@ class ConnectOp {
 
   template <class Self>
   void operator()(Self& self, boost::system::error_code = {}) {
-    const bool first = out_.first_step();
-    if (!out_.ready()) {
-      try {
-        if (auto socket = step(self)) {
-          out_.set(nullptr, std::move(*socket));
-        } else {
-          return;  // `self` waits, or the context is gone
-        }
-      } catch (...) {
-        abandon();
-        out_.set(std::current_exception(), TCPSocket());
-      }
-    }
-    out_.deliver(self, first);
+    // Nothing from step(): `self` waits, or the context is gone.
+    out_.step(
+        self, [&] { return step(self); },
+        [&] {
+          abandon();
+          return TCPSocket();
+        });
   }
 
  private:
