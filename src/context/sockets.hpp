@@ -112,6 +112,17 @@ class SocketBase : public Registered {
   /// Closes once; true the first time. Never throws.
   bool close_fd() noexcept;
 
+  /// Makes an `Impl` on `context` and registers it in the stack's registry as the
+  /// context's `role` at `local`, until it is closed: each kind's open().
+  template <class Impl, class... Args>
+  static std::shared_ptr<Impl> make_registered(Role role, const LocalKey& local,
+                                               const std::shared_ptr<ContextState>& context,
+                                               Args&&... args) {
+    auto socket = std::make_shared<Impl>(context, std::forward<Args>(args)...);
+    socket->entry_ = context->registry().add(role, local, context->owner(), socket);
+    return socket;
+  }
+
   std::shared_ptr<ContextState> context_;
   Registry::Entry entry_;
 

@@ -10,10 +10,8 @@ namespace repy::detail {
 std::shared_ptr<TcpServerImpl> TcpServerImpl::open(std::shared_ptr<ContextState> context, Fd fd,
                                                    Hold insocket, const LocalKey& local,
                                                    Family family) {
-  auto socket =
-      std::make_shared<TcpServerImpl>(context, std::move(fd), std::move(insocket), local, family);
-  socket->entry_ = context->registry().add(Role::tcp_listener, local, context->owner(), socket);
-  return socket;
+  return make_registered<TcpServerImpl>(Role::tcp_listener, local, context, std::move(fd),
+                                        std::move(insocket), local, family);
 }
 
 TcpServerImpl::TcpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket,

@@ -12,9 +12,8 @@ namespace repy::detail {
 std::shared_ptr<TcpSocketImpl> TcpSocketImpl::open(std::shared_ptr<ContextState> context, Fd fd,
                                                    Hold outsocket, const address_v6& peer,
                                                    const LocalKey& local) {
-  auto socket = std::make_shared<TcpSocketImpl>(context, std::move(fd), std::move(outsocket), peer);
-  socket->entry_ = context->registry().add(Role::connection, local, context->owner(), socket);
-  return socket;
+  return make_registered<TcpSocketImpl>(Role::connection, local, context, std::move(fd),
+                                        std::move(outsocket), peer);
 }
 
 TcpSocketImpl::TcpSocketImpl(std::shared_ptr<ContextState> context, Fd fd, Hold outsocket,

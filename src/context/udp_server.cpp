@@ -11,10 +11,8 @@ namespace repy::detail {
 std::shared_ptr<UdpServerImpl> UdpServerImpl::open(std::shared_ptr<ContextState> context, Fd fd,
                                                    Hold insocket, const LocalKey& local,
                                                    Family family) {
-  auto socket =
-      std::make_shared<UdpServerImpl>(context, std::move(fd), std::move(insocket), local, family);
-  socket->entry_ = context->registry().add(Role::udp_listener, local, context->owner(), socket);
-  return socket;
+  return make_registered<UdpServerImpl>(Role::udp_listener, local, context, std::move(fd),
+                                        std::move(insocket), local, family);
 }
 
 UdpServerImpl::UdpServerImpl(std::shared_ptr<ContextState> context, Fd fd, Hold insocket,
