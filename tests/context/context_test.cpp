@@ -855,21 +855,33 @@ void expect_cleanup_in_progress_or_reuse(Context& ctx, repy::TCPServerSocket& se
   }
 }
 
+/// A connection from ports[1] to a listener on ports[0] whose client closed first, once
+/// the server has seen the FIN.
+struct ClientClosedFirst {
+  repy::TCPServerSocket server;
+  repy::TCPSocket accepted;
+};
+
+ClientClosedFirst close_client_first(Context& ctx, const std::vector<int>& ports) {
+  auto server = ctx.listenforconnection_ipv6("::1", ports[0]);
+  auto client = ctx.openconnection_ipv6("::1", ports[0], "::1", ports[1], 5.0);
+  EXPECT_TRUE(server.wait_readable(5s)) << "no connection to accept";
+  auto accepted = server.getconnection().socket;
+  EXPECT_TRUE(client.close());
+  EXPECT_TRUE(accepted.wait_readable(5s)) << "no FIN within 5 s";
+  expect_throws<repy::SocketClosedRemote>([&] { accepted.recv(10); }, "server sees FIN");
+  return {server, accepted};
+}
+
 }  // namespace
 
 TEST(context_test, reusing_a_tuple_in_time_wait_is_cleanup_in_progress) {
+  // Both ends close, the client first, so its end of the tuple goes to TIME_WAIT.
   auto ports = free_ports(2);
   Context ctx;
-  auto server = ctx.listenforconnection_ipv6("::1", ports[0]);
-  auto client = ctx.openconnection_ipv6("::1", ports[0], "::1", ports[1], 5.0);
-  ASSERT_TRUE(server.wait_readable(5s));
-  auto accepted = server.getconnection().socket;
-  // The client closes first, so its end of the tuple goes to TIME_WAIT.
-  EXPECT_TRUE(client.close());
-  ASSERT_TRUE(accepted.wait_readable(5s));
-  expect_throws<repy::SocketClosedRemote>([&] { accepted.recv(10); }, "server sees FIN");
-  EXPECT_TRUE(accepted.close());
-  expect_cleanup_in_progress_or_reuse(ctx, server, ports[0], ports[1], "time_wait");
+  auto closed = close_client_first(ctx, ports);
+  EXPECT_TRUE(closed.accepted.close());
+  expect_cleanup_in_progress_or_reuse(ctx, closed.server, ports[0], ports[1], "time_wait");
 }
 
 TEST(context_test, reusing_a_tuple_still_closing_is_cleanup_in_progress) {
@@ -877,14 +889,8 @@ TEST(context_test, reusing_a_tuple_still_closing_is_cleanup_in_progress) {
   // FIN_WAIT2, a tear-down state.
   auto ports = free_ports(2);
   Context ctx;
-  auto server = ctx.listenforconnection_ipv6("::1", ports[0]);
-  auto client = ctx.openconnection_ipv6("::1", ports[0], "::1", ports[1], 5.0);
-  ASSERT_TRUE(server.wait_readable(5s));
-  auto accepted = server.getconnection().socket;
-  EXPECT_TRUE(client.close());
-  ASSERT_TRUE(accepted.wait_readable(5s));
-  expect_throws<repy::SocketClosedRemote>([&] { accepted.recv(10); }, "server sees FIN");
-  expect_cleanup_in_progress_or_reuse(ctx, server, ports[0], ports[1], "fin_wait2");
+  auto closed = close_client_first(ctx, ports);
+  expect_cleanup_in_progress_or_reuse(ctx, closed.server, ports[0], ports[1], "fin_wait2");
 }
 
 // =====================================================================================
