@@ -127,8 +127,7 @@ int main(int argc, char** argv) {
   run.local_ip = "::1";
   run.message = "hello from repy6";
   run.timeout = 10;
-  std::string restrictions;
-  examples::StackOptions stack_options;
+  examples::ContextOptions context_options;
   int connections = 100;
 
   examples::Flags flags("asio_echo_client",
@@ -137,8 +136,7 @@ int main(int argc, char** argv) {
   flags.add("remote-ip", &run.remote_ip, "server address (default ::1)");
   flags.add("remote-port", &run.remote_port, "server port (default 12345)");
   flags.add("local-ip", &run.local_ip, "local address to connect from (default ::1)");
-  flags.add("restrictions", &restrictions, "Repy restrictions file (default: unlimited)");
-  stack_options.add_flags(flags);
+  context_options.add_flags(flags);
   flags.add("connections", &connections, "connections to open at once (default 100)");
   flags.add("message", &run.message, "text to send on each (default \"hello from repy6\")");
   flags.add("timeout", &run.timeout, "seconds to connect, and again for the echoes (default 10)");
@@ -149,7 +147,7 @@ int main(int argc, char** argv) {
   if (run.timeout <= 0) flags.fail("--timeout must be more than 0");
   examples::match_local_family(flags, run.remote_ip, run.local_ip);
 
-  run.context = examples::make_context(flags, restrictions, stack_options);
+  run.context = context_options.make(flags);
   int status = 0;
   try {
     run.wanted = static_cast<std::size_t>(connections);

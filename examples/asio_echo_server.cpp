@@ -65,27 +65,17 @@ examples::asio_echo::Stats serve(repy::Context& context, const std::string& loca
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string local_ip = "::1";
-  int local_port = 12345;
-  std::string restrictions;
-  examples::StackOptions stack_options;
-  int count = 0;
-
+  examples::ServerOptions options;
   examples::Flags flags("asio_echo_server",
                         "Echoes what TCP clients send, to many clients at once on one thread.");
-  flags.add("local-ip", &local_ip, "address to listen on (default ::1)");
-  flags.add("local-port", &local_port, "port to listen on (default 12345)");
-  flags.add("restrictions", &restrictions, "Repy restrictions file (default: unlimited)");
-  stack_options.add_flags(flags);
-  flags.add("count", &count, "serve N clients, then exit (default 0 = until SIGINT)");
+  options.add_flags(flags, "serve N clients, then exit (default 0 = until SIGINT)");
   flags.parse(argc, argv);
-  examples::require_port(flags, "local-port", local_port);
-  if (count < 0) flags.fail("--count must be 0 or more");
+  options.check(flags);
 
-  repy::Context context = examples::make_context(flags, restrictions, stack_options);
+  repy::Context context = options.context.make(flags);
   int status = 0;
   try {
-    const auto stats = serve(context, local_ip, local_port, count);
+    const auto stats = serve(context, options.local_ip, options.local_port, options.count);
     std::cout << "served " << stats.accepted << " client(s), at most " << stats.peak << " at once; "
               << stats.echoed << " bytes echoed";
     if (stats.refused > 0) std::cout << "; refused " << stats.refused << " (no outsocket left)";

@@ -252,6 +252,20 @@ inline repy::Context make_context(const Flags& flags, const std::string& restric
   return repy::Context(std::move(policy), make_stack(flags, options));
 }
 
+/// The flags of every example that make its context: --restrictions and the stack's.
+struct ContextOptions {
+  std::string restrictions;
+  StackOptions stack;
+
+  void add_flags(Flags& flags) {
+    flags.add("restrictions", &restrictions, "Repy restrictions file (default: unlimited)");
+    stack.add_flags(flags);
+  }
+
+  /// After Flags::parse(): the context they ask for (see make_context()).
+  repy::Context make(const Flags& flags) const { return make_context(flags, restrictions, stack); }
+};
+
 /// Converts seconds (from a flag) to the millisecond timeouts of wait_readable().
 inline std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0)));
@@ -384,6 +398,60 @@ inline void match_local_family(const Flags& flags, const std::string& remote_ip,
                                std::string& local_ip) {
   if (!flags.given("local-ip") && is_ipv4(remote_ip)) local_ip = "127.0.0.1";
 }
+
+/// An echo server's flags: where to listen, its context, and how much to serve.
+struct ServerOptions {
+  std::string local_ip = "::1";
+  int local_port = 12345;
+  ContextOptions context;
+  int count = 0;
+
+  /// `count_help`: what --count counts.
+  void add_flags(Flags& flags, std::string count_help) {
+    flags.add("local-ip", &local_ip, "address to listen on (default ::1)");
+    flags.add("local-port", &local_port, "port to listen on (default 12345)");
+    context.add_flags(flags);
+    flags.add("count", &count, std::move(count_help));
+  }
+
+  /// After Flags::parse(): fails (exit 2) on a value no call would take.
+  void check(const Flags& flags) const {
+    require_port(flags, "local-port", local_port);
+    if (count < 0) flags.fail("--count must be 0 or more");
+  }
+};
+
+/// An echo client's flags: the server, its own end, its context, what to send and how
+/// long to wait.
+struct ClientOptions {
+  std::string remote_ip = "::1";
+  int remote_port = 12345;
+  std::string local_ip = "::1";
+  int local_port = 0;
+  ContextOptions context;
+  std::string message = "hello from repy6";
+  double timeout = 5;
+
+  /// `local_ip_help` and `timeout_help` say what the client does with them.
+  void add_flags(Flags& flags, std::string local_ip_help, std::string timeout_help) {
+    flags.add("remote-ip", &remote_ip, "server address (default ::1)");
+    flags.add("remote-port", &remote_port, "server port (default 12345)");
+    flags.add("local-ip", &local_ip, std::move(local_ip_help));
+    flags.add("local-port", &local_port, "local port (default: a free one the restrictions allow)");
+    context.add_flags(flags);
+    flags.add("message", &message, "text to send (default \"hello from repy6\")");
+    flags.add("timeout", &timeout, std::move(timeout_help));
+  }
+
+  /// After Flags::parse(): fails (exit 2) on a value no call would take, and gives
+  /// --local-ip the remote address's family when it was not given.
+  void check(const Flags& flags) {
+    require_port(flags, "remote-port", remote_port);
+    if (flags.given("local-port")) require_port(flags, "local-port", local_port);
+    if (timeout <= 0) flags.fail("--timeout must be more than 0");
+    match_local_family(flags, remote_ip, local_ip);
+  }
+};
 
 /// Prints what the context was charged: totals of the four network rates and the
 /// sockets it holds now against its limits.

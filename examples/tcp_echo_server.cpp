@@ -33,26 +33,19 @@ void echo(repy::TCPSocket socket, std::chrono::milliseconds idle) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string local_ip = "::1";
-  int local_port = 12345;
-  std::string restrictions;
-  examples::StackOptions stack_options;
-  int count = 0;
+  examples::ServerOptions options;
   double timeout = 10;
-
   examples::Flags flags("tcp_echo_server", "Echoes what TCP clients send, one client at a time.");
-  flags.add("local-ip", &local_ip, "address to listen on (default ::1)");
-  flags.add("local-port", &local_port, "port to listen on (default 12345)");
-  flags.add("restrictions", &restrictions, "Repy restrictions file (default: unlimited)");
-  stack_options.add_flags(flags);
-  flags.add("count", &count, "serve N clients, then exit (default 0 = until SIGINT)");
+  options.add_flags(flags, "serve N clients, then exit (default 0 = until SIGINT)");
   flags.add("timeout", &timeout, "drop a client idle this long (default 10)");
   flags.parse(argc, argv);
-  examples::require_port(flags, "local-port", local_port);
-  if (count < 0) flags.fail("--count must be 0 or more");
+  options.check(flags);
   if (timeout <= 0) flags.fail("--timeout must be more than 0");
+  const std::string& local_ip = options.local_ip;
+  const int local_port = options.local_port;
+  const int count = options.count;
 
-  repy::Context context = examples::make_context(flags, restrictions, stack_options);
+  repy::Context context = options.context.make(flags);
   examples::install_stop_handler();
 
   int status = 0;

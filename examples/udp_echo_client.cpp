@@ -8,33 +8,18 @@
 #include "common.hpp"
 
 int main(int argc, char** argv) {
-  std::string remote_ip = "::1";
-  int remote_port = 12345;
-  std::string local_ip = "::1";
-  int local_port = 0;
-  std::string restrictions;
-  examples::StackOptions stack_options;
-  std::string message = "hello from repy6";
-  double timeout = 5;
-
+  examples::ClientOptions options;
   examples::Flags flags("udp_echo_client",
                         "Sends a datagram to a UDP echo server and prints the reply.");
-  flags.add("remote-ip", &remote_ip, "server address (default ::1)");
-  flags.add("remote-port", &remote_port, "server port (default 12345)");
-  flags.add("local-ip", &local_ip, "local address to send from (default ::1)");
-  flags.add("local-port", &local_port, "local port (default: a free one the restrictions allow)");
-  flags.add("restrictions", &restrictions, "Repy restrictions file (default: unlimited)");
-  stack_options.add_flags(flags);
-  flags.add("message", &message, "text to send (default \"hello from repy6\")");
-  flags.add("timeout", &timeout, "seconds to wait for the reply (default 5)");
+  options.add_flags(flags, "local address to send from (default ::1)",
+                    "seconds to wait for the reply (default 5)");
   flags.parse(argc, argv);
-  examples::require_port(flags, "remote-port", remote_port);
-  if (flags.given("local-port")) examples::require_port(flags, "local-port", local_port);
-  if (timeout <= 0) flags.fail("--timeout must be more than 0");
-  examples::match_local_family(flags, remote_ip, local_ip);
+  options.check(flags);
+  const auto& [remote_ip, remote_port, local_ip, local_port, context_options, message, timeout] =
+      options;
   const bool v4 = examples::is_ipv4(remote_ip);
 
-  repy::Context context = examples::make_context(flags, restrictions, stack_options);
+  repy::Context context = context_options.make(flags);
 
   int status = 0;
   try {

@@ -8,23 +8,16 @@
 #include "common.hpp"
 
 int main(int argc, char** argv) {
-  std::string local_ip = "::1";
-  int local_port = 12345;
-  std::string restrictions;
-  examples::StackOptions stack_options;
-  int count = 0;
-
+  examples::ServerOptions options;
   examples::Flags flags("udp_echo_server", "Echoes UDP datagrams back to their senders.");
-  flags.add("local-ip", &local_ip, "address to listen on (default ::1)");
-  flags.add("local-port", &local_port, "port to listen on (default 12345)");
-  flags.add("restrictions", &restrictions, "Repy restrictions file (default: unlimited)");
-  stack_options.add_flags(flags);
-  flags.add("count", &count, "echo N datagrams, then exit (default 0 = until SIGINT)");
+  options.add_flags(flags, "echo N datagrams, then exit (default 0 = until SIGINT)");
   flags.parse(argc, argv);
-  examples::require_port(flags, "local-port", local_port);
-  if (count < 0) flags.fail("--count must be 0 or more");
+  options.check(flags);
+  const std::string& local_ip = options.local_ip;
+  const int local_port = options.local_port;
+  const int count = options.count;
 
-  repy::Context context = examples::make_context(flags, restrictions, stack_options);
+  repy::Context context = options.context.make(flags);
   examples::install_stop_handler();
 
   int status = 0;
