@@ -69,6 +69,14 @@ def run_repy(restrictions, program, *args, timeout=60, encoding="utf-8", **optio
                           capture_output=True, encoding=encoding, timeout=timeout)
 
 
+def run_repy_ok(restrictions, program, *args, **kwargs):
+    """run_repy() of a program that must exit with 0 (else its stderr is the failure);
+    what it printed."""
+    out = run_repy(restrictions, program, *args, **kwargs)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 class Background:
     """A Repy program running in the background; its output is read as it comes."""
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import repy6
-from conftest import free_ports, run_repy, vde_unavailable
+from conftest import free_ports, run_repy, run_repy_ok, vde_unavailable
 
 # Most programs need nothing but a few threads.
 PLAIN = "resource events 10\n"
@@ -111,9 +111,7 @@ def test_python2_forms_are_accepted(repy_files):
         "except ValueError, e:\n"
         "  caught = str(e)\n"
         "log(total, d.has_key('k'), d.has_key('x'), caught, 0777, 0x10L, range(3) + [9])\n")
-    out = run_repy(restrictions, program)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout == "6 True False old style 511 16 [0, 1, 2, 9]"
+    assert run_repy_ok(restrictions, program) == "6 True False old style 511 16 [0, 1, 2, 9]"
 
 
 def test_print_statements_are_not_repy(repy_files):
@@ -143,9 +141,7 @@ def test_a_wrong_argument_type_is_repy_argument_error(repy_files, call):
         "  %s\n"
         "except RepyArgumentError, e:\n"
         "  log('refused:', str(e))\n" % call)
-    out = run_repy(restrictions, program)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("refused: ")
+    assert run_repy_ok(restrictions, program).startswith("refused: ")
 
 
 def test_socket_methods_check_their_arguments(repy_files):
@@ -159,9 +155,7 @@ def test_socket_methods_check_their_arguments(repy_files):
         "    log('refused ')\n"
         "log(inbox.close(), inbox.close())\n" % server_port,
         "resource insockets 1\nresource messport %d\n" % server_port)
-    out = run_repy(restrictions, program)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout == "refused refused True False"
+    assert run_repy_ok(restrictions, program) == "refused refused True False"
 
 
 def test_data_is_str_both_ways_as_latin1(repy_files):
@@ -180,9 +174,7 @@ def test_data_is_str_both_ways_as_latin1(repy_files):
         "resource loopsend 100000\nresource looprecv 100000\nresource insockets 1\n"
         "resource messport %d\nresource messport %d\n" % (server_port, client_port))
     # log() writes what the program has, byte for byte: read it back as Latin-1.
-    out = run_repy(restrictions, program, encoding="latin-1")
-    assert out.returncode == 0, out.stderr
-    assert out.stdout == "4 str 'caf\xe9' ::1 True"
+    assert run_repy_ok(restrictions, program, encoding="latin-1") == "4 str 'caf\xe9' ::1 True"
 
 
 def test_getresources_has_repy_shape(repy_files):
@@ -215,9 +207,7 @@ def test_getresources_has_repy_shape(repy_files):
         "          'has_netsend': 'netsend' in usage,\n"
         "          'stoptimes': stoptimes}))\n" % port,
         restrictions_text)
-    out = run_repy(restrictions, program)
-    assert out.returncode == 0, out.stderr
-    result = eval(out.stdout)  # the program's own repr of plain values
+    result = eval(run_repy_ok(restrictions, program))  # the program's own repr of plain values
     assert {name for name, _ in result["limits"]} == {"loopsend", "insockets", "events",
                                                       "messport", "connport"}
     assert dict(result["limits"])["loopsend"] == 100000
@@ -243,9 +233,7 @@ def test_the_other_calls(repy_files):
         "  lock.release()\n"
         "except LockDoubleReleaseError:\n"
         "  log(' double release')\n")
-    out = run_repy(restrictions, program)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout == "True str 1024 True False MainThread double release"
+    assert run_repy_ok(restrictions, program) == "True str 1024 True False MainThread double release"
 
 
 def test_namespace_has_the_calls_the_library_has(repy_files):
@@ -284,8 +272,7 @@ def test_report_writes_the_totals(repy_files, tmp_path):
         "sendmessage_ipv6('::1', %d, 'hello', '::1', %d)\n" % (server_port, client_port),
         "resource loopsend 100000\nresource messport %d\n" % client_port)
     report = tmp_path / "report.json"
-    out = run_repy(restrictions, program, report=report)
-    assert out.returncode == 0, out.stderr
+    run_repy_ok(restrictions, program, report=report)
     assert json.loads(report.read_text())["totals"]["loopsend"] == 69
 
 
