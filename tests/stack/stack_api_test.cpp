@@ -27,15 +27,8 @@ namespace {
 // the deadline passes.
 template <class F>
 auto when_ready(F f) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (;;) {
-    try {
-      return f();
-    } catch (const repy::SocketWouldBlockError&) {
-      if (std::chrono::steady_clock::now() > end) throw;
-    }
-    ::poll(nullptr, 0, 2);
-  }
+  return retry_while<repy::SocketWouldBlockError>(f, std::chrono::seconds(10),
+                                                  std::chrono::milliseconds(2));
 }
 
 // A port free on ip in `stack` right now (bind port 0 there, read it back).

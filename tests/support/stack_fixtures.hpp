@@ -265,19 +265,26 @@ inline HostDns start_host_dns(std::vector<std::string> args) {
   return {};
 }
 
+/// Calls `f` every `pause` until it returns instead of raising `Error`; once `deadline`
+/// has passed, the last Error goes to the caller.
+template <class Error, class F>
+auto retry_while(F f, std::chrono::milliseconds deadline, std::chrono::milliseconds pause) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  for (;;) {
+    try {
+      return f();
+    } catch (const Error&) {
+      if (std::chrono::steady_clock::now() > end) throw;
+    }
+    ::poll(nullptr, 0, static_cast<int>(pause.count()));
+  }
+}
+
 /// Calls `resolve` until it returns without NetworkAddressError or `deadline` passes:
 /// a freshly started server answers once it has bound its socket.
 template <class F>
 auto eventually(F resolve, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  for (;;) {
-    try {
-      return resolve();
-    } catch (const repy::NetworkAddressError&) {
-      if (std::chrono::steady_clock::now() > end) throw;
-    }
-    ::poll(nullptr, 0, 50);
-  }
+  return retry_while<repy::NetworkAddressError>(resolve, deadline, std::chrono::milliseconds(50));
 }
 
 /// Waits until `fd` is readable or `ms` pass; true when readable.
